@@ -1,0 +1,1 @@
+"""The SPA's Looker API: typed routes and the allowlisted pass-through."""

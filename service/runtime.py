@@ -1,0 +1,79 @@
+"""Everything long-lived that the app holds, opened in order and closed in reverse."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+import httpx2
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from service import migrate
+from service.auth.oauth import LookerOAuth, build_oauth
+from service.auth.sessions import SessionStore
+from service.config import Settings
+from service.crypto import TokenCipher
+from service.db import SessionMaker, create_engine, session_maker
+from service.embedded import start_embedded
+from service.looker.client import LookerClient
+from service.metrics import Metrics
+from service.tokens.manager import TokenManager
+from service.tokens.refresher import Refresher
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    metrics: Metrics
+    engine: AsyncEngine
+    db: SessionMaker
+    cipher: TokenCipher
+    oauth_http: httpx2.AsyncClient
+    oauth: LookerOAuth
+    looker: LookerClient
+    sessions: SessionStore
+    tokens: TokenManager
+
+
+async def _database_url(settings: Settings, stack: AsyncExitStack) -> tuple[str, bool]:
+    if settings.database_url:
+        return settings.database_url, False
+    url, server = await asyncio.to_thread(start_embedded, settings.data_dir)
+    stack.push_async_callback(asyncio.to_thread, server.cleanup)
+    log.info("using the embedded database", extra={"data_dir": str(settings.data_dir)})
+    return url, True
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings, metrics: Metrics) -> AsyncIterator[Runtime]:
+    async with AsyncExitStack() as stack:
+        url, embedded = await _database_url(settings, stack)
+        engine = create_engine(url)
+        stack.push_async_callback(engine.dispose)
+        if embedded:
+            # The embedded database is a development convenience: keep it at head.
+            await migrate.upgrade_async(engine)
+
+        cipher = TokenCipher(settings.token_encryption_keys)
+        db = session_maker(engine)
+        oauth_http = await stack.enter_async_context(
+            httpx2.AsyncClient(
+                timeout=httpx2.Timeout(settings.looker_timeout_seconds, connect=5.0),
+                limits=httpx2.Limits(max_connections=50, max_keepalive_connections=20),
+            )
+        )
+        looker = await stack.enter_async_context(LookerClient(settings, metrics))
+        oauth = build_oauth(settings, db, cipher)
+        sessions = SessionStore(settings, db)
+        tokens = TokenManager(settings, db, cipher, oauth_http, metrics)
+        runtime = Runtime(settings, metrics, engine, db, cipher, oauth_http, oauth, looker,
+                          sessions, tokens)
+        if settings.refresher_enabled:
+            refresher = Refresher(settings, db, tokens, metrics)
+            await stack.enter_async_context(refresher.running())
+        yield runtime

@@ -1,0 +1,1 @@
+"""Looker tokens: encrypted storage, on-demand renewal and the background refresher."""
