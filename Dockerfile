@@ -103,6 +103,7 @@ WORKDIR /var/lib/looker-bff
 USER 10001:10001
 EXPOSE 8000
 # No curl in a slim image: the venv's python asks /healthz (which never touches the database).
+# It follows PORT, so a command that moves the port (`--port $PORT`) keeps it working.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["/opt/venv/bin/python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status != 200)"]
+    CMD ["/opt/venv/bin/python", "-c", "import os, sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8000'), timeout=4).status != 200)"]
 CMD ["looker-bff", "serve", "--host", "0.0.0.0", "--port", "8000"]

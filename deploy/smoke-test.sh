@@ -48,6 +48,7 @@ fail() { printf 'SMOKE TEST FAILED: %s\n' "$*" >&2; exit 1; }
 
 cleanup() {
     local rc=$?
+    set +e
     if [[ $rc -ne 0 ]] && "${P[@]}" container exists "$CONTAINER" 2>/dev/null; then
         echo "--- service logs"; "${P[@]}" logs --tail 50 "$CONTAINER" 2>&1 || true
     fi
@@ -55,9 +56,9 @@ cleanup() {
         echo "--- emulator logs"; tail -n 30 "$WORK/emulator.log" || true
     fi
     "${P[@]}" rm -f -t 2 "$CONTAINER" >/dev/null 2>&1 || true
-    [[ -n "$EMU_PID" ]] && kill "$EMU_PID" 2>/dev/null && wait "$EMU_PID" 2>/dev/null
+    if [[ -n "$EMU_PID" ]]; then kill "$EMU_PID" 2>/dev/null; wait "$EMU_PID" 2>/dev/null; fi
     "${PG[@]}" -c "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >/dev/null 2>&1 || true
-    [[ "${KEEP_IMAGE:-1}" == 0 ]] && "${P[@]}" rmi -f "$IMAGE" >/dev/null 2>&1
+    if [[ "${KEEP_IMAGE:-1}" == 0 ]]; then "${P[@]}" rmi -f "$IMAGE" >/dev/null 2>&1; fi
     rm -rf "$WORK"
     exit $rc
 }
@@ -115,7 +116,8 @@ size=$("${P[@]}" image inspect --format '{{.Size}}' "$IMAGE")
 echo "image size: $((size / 1024 / 1024)) MiB"
 
 step "image contents"
-"${P[@]}" run --rm --network=host "$IMAGE" sh -c '
+# One-shot containers skip the HEALTHCHECK (podman would try to schedule it with systemd).
+"${P[@]}" run --rm --network=host --no-healthcheck "$IMAGE" sh -c '
     set -e
     [ "$(id -u)" != 0 ] || { echo "runs as root"; exit 1; }
     if python -c "import looker_emulator" 2>/dev/null; then echo "emulator package present"; exit 1; fi
@@ -128,7 +130,8 @@ step "image contents"
 "${P[@]}" image inspect --format '{{.Config.Healthcheck.Test}}' "$IMAGE" | grep -q healthz \
     || fail "image has no HEALTHCHECK on /healthz"
 rc=0
-"${P[@]}" run --rm --network=host -e ENVIRONMENT=production "$IMAGE" > "$WORK/prod.log" 2>&1 || rc=$?
+"${P[@]}" run --rm --network=host --no-healthcheck -e ENVIRONMENT=production "$IMAGE" \
+    > "$WORK/prod.log" 2>&1 || rc=$?
 cat "$WORK/prod.log"
 [[ $rc == 2 ]] || fail "production without secrets exited $rc, expected 2"
 grep -q Traceback "$WORK/prod.log" && fail "production refusal printed a traceback"
@@ -152,7 +155,8 @@ LOOKER_API_URL=http://127.0.0.1:$EMU_API_PORT
 LOOKER_CLIENT_ID=$CLIENT_ID
 PORT=$BFF_PORT
 EOF
-"${P[@]}" run --rm --network=host --env-file "$WORK/bff.env" "$IMAGE" looker-bff migrate
+"${P[@]}" run --rm --network=host --no-healthcheck --env-file "$WORK/bff.env" "$IMAGE" \
+    looker-bff migrate
 step_done
 
 step "emulator"
@@ -165,11 +169,14 @@ wait_for_port "$EMU_API_PORT" 30
 step_done
 
 # -- 4. the service ----------------------------------------------------------------------------
-step "service start → /readyz"
+step "service start -> /readyz"
 # The image's CMD listens on 0.0.0.0:8000; with --network=host that port may be taken on this
 # machine, so the smoke test picks its own (PORT in the env file keeps HEALTHCHECK in step).
-"${P[@]}" run -d --name "$CONTAINER" --network=host --env-file "$WORK/bff.env" "$IMAGE" \
-    looker-bff serve --host 127.0.0.1 --port "$BFF_PORT" >/dev/null
+# No health timer (podman schedules it with systemd, absent here): it is run by hand below.
+"${P[@]}" run -d --name "$CONTAINER" --network=host --health-interval=disable \
+    --env-file "$WORK/bff.env" "$IMAGE" \
+    looker-bff serve --host 127.0.0.1 --port "$BFF_PORT" >/dev/null 2>"$WORK/run.err" \
+    || { cat "$WORK/run.err"; fail "podman run"; }
 wait_for "$BFF/healthz" 200 60
 wait_for "$BFF/readyz" 200 30
 "${P[@]}" healthcheck run "$CONTAINER" || fail "the image's HEALTHCHECK failed"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -14,10 +14,23 @@ from starlette.responses import Response, StreamingResponse
 from . import data
 from .data import API_FULL_VERSION, BIG_LOOK_ID, LOOKER_RELEASE, Content, apply_fields, parse_fields
 from .oauth import bearer
-from .responses import json_response, looker_error, not_found, raw_json, requires_auth, \
-    validation_error
-from .results import ALL_FORMATS, CONTENT_TYPES, STREAMED, SUPPORTED, ResultCache, row_count, \
-    stream_big
+from .responses import (
+    json_response,
+    looker_error,
+    not_found,
+    raw_json,
+    requires_auth,
+    validation_error,
+)
+from .results import (
+    ALL_FORMATS,
+    CONTENT_TYPES,
+    STREAMED,
+    SUPPORTED,
+    ResultCache,
+    row_count,
+    stream_big,
+)
 from .state import AccessTokenRec, ClientApp, EmulatorState
 
 Handler = Callable[[Request, EmulatorState, AccessTokenRec], Awaitable[Response]]
@@ -185,7 +198,8 @@ class Api:
                                body.get("sorts"), None if limit is None else str(limit),
                                body.get("filters"))
 
-    async def run_inline(self, request: Request, st: EmulatorState, rec: AccessTokenRec) -> Response:
+    async def run_inline(self, request: Request, st: EmulatorState,
+                         rec: AccessTokenRec) -> Response:
         q = await self._query_body(request)
         return q if isinstance(q, Response) else self._run(request, q)
 
@@ -217,7 +231,7 @@ class Api:
     def _client_json(self, c: ClientApp) -> dict[str, Any]:
         users = [data.user_public(self.st.users[u]) for u, cid in sorted(self.st.approvals)
                  if cid == c.client_guid and u in self.st.users]
-        tib = datetime.fromtimestamp(c.tokens_invalid_before or 0, timezone.utc)
+        tib = datetime.fromtimestamp(c.tokens_invalid_before or 0, UTC)
         return {"can": {"show": True, "index": True, "update": True, "destroy": True},
                 "client_guid": c.client_guid, "redirect_uri": c.redirect_uris[0],
                 "redirect_uris": list(c.redirect_uris), "display_name": c.display_name,

@@ -104,7 +104,13 @@ async def mint(request: Request) -> Response:
         return _bad("unknown client_id")
     if expires_in is not None and not isinstance(expires_in, int):
         return _bad("expires_in must be an integer")
-    return json_response(st.mint(uid, client_id, expires_in))
+    redirect_uri = body.get("redirect_uri")
+    if redirect_uri is not None and not isinstance(redirect_uri, str):
+        return _bad("redirect_uri must be a string")
+    try:
+        return json_response(st.mint(uid, client_id, expires_in, redirect_uri=redirect_uri))
+    except ValueError as exc:
+        return _bad(str(exc))
 
 
 async def expire(request: Request) -> Response:

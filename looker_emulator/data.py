@@ -82,7 +82,8 @@ def query_id_for_look(look_id: str) -> str:
 def make_query(qid: str | None, model: str, view: str, fields: list[str],
                sorts: list[str] | None = None, limit: str | None = "500",
                filters: dict[str, str] | None = None) -> dict[str, Any]:
-    slug = hashlib.sha1(f"{model}|{view}|{fields}|{sorts}|{limit}|{filters}".encode()).hexdigest()[:22]
+    key = f"{model}|{view}|{fields}|{sorts}|{limit}|{filters}".encode()
+    slug = hashlib.sha1(key, usedforsecurity=False).hexdigest()[:22]
     qs = "&".join(["fields=" + ",".join(fields)] + ([f"limit={limit}"] if limit else []))
     return {
         "can": {"run": True, "see_results": True, "explore": True, "create": True, "show": True,
@@ -103,7 +104,7 @@ def make_query(qid: str | None, model: str, view: str, fields: list[str],
 
 
 def _look(row: LookRow, users: dict[int, SeedUser]) -> dict[str, Any]:
-    lid, title, desc, folder, owner, view, fields, sorts, limit = row
+    lid, title, desc, folder, owner = row[:5]
     owner_user = users.get(owner)
     folder_obj = FOLDERS[folder]
     return {
@@ -170,14 +171,16 @@ class Content:
             })
         owner_user = users.get(owner)
         base = {
-            "can": CAN_READ, "content_favorite_id": None, "content_metadata_id": str(200 + int(did)),
+            "can": CAN_READ, "content_favorite_id": None,
+            "content_metadata_id": str(200 + int(did)),
             "description": f"{title} dashboard", "hidden": False, "id": did, "model": MODEL,
             "query_timezone": None, "readonly": False, "refresh_interval": None,
             "refresh_interval_to_i": None, "folder": FOLDERS[folder], "title": title,
-            "user_id": str(owner), "slug": hashlib.md5(title.encode()).hexdigest()[:22],
+            "user_id": str(owner),
+            "slug": hashlib.md5(title.encode(), usedforsecurity=False).hexdigest()[:22],
             "preferred_viewer": "dashboards-next",
         }
-        full = {
+        full: dict[str, Any] = {
             **base, "alert_sync_with_dashboard_filter_enabled": False, "chat_enabled": False,
             "background_color": None, "created_at": TS, "crossfilter_enabled": False,
             "dashboard_elements": elements,
@@ -217,7 +220,7 @@ def dashboard_public(d: dict[str, Any]) -> dict[str, Any]:
 
 def user_json(u: SeedUser, api_url: str, creds: list[Api3Credential]) -> dict[str, Any]:
     uid = str(u.id)
-    digest = hashlib.md5(u.email.lower().encode()).hexdigest()
+    digest = hashlib.md5(u.email.lower().encode(), usedforsecurity=False).hexdigest()
     avatar = f"https://gravatar.lookercdn.com/avatar/{digest}?s=156&d=blank"
     url = f"{api_url}/api/4.0/users/{uid}"
     return {
@@ -251,7 +254,7 @@ def user_json(u: SeedUser, api_url: str, creds: list[Api3Credential]) -> dict[st
 
 
 def user_public(u: SeedUser) -> dict[str, Any]:
-    digest = hashlib.md5(u.email.lower().encode()).hexdigest()
+    digest = hashlib.md5(u.email.lower().encode(), usedforsecurity=False).hexdigest()
     return {"can": {}, "id": str(u.id), "first_name": u.first_name, "last_name": u.last_name,
             "display_name": u.display_name,
             "avatar_url": f"https://gravatar.lookercdn.com/avatar/{digest}?s=156&d=blank",

@@ -204,11 +204,18 @@ class EmulatorState:
                 "refresh_token": refresh}
 
     def mint(self, user_id: int, client_id: str | None, expires_in: int | None = None,
-             with_refresh: bool = True) -> dict[str, Any]:
-        """Token pair without the OAuth dance, for seeding tests and benchmarks."""
-        redirect = None
-        if client_id is not None:
-            redirect = self.clients[client_id].redirect_uris[0] if client_id in self.clients else None
+             with_refresh: bool = True, redirect_uri: str | None = None) -> dict[str, Any]:
+        """Token pair without the OAuth dance, for seeding tests and benchmarks.
+
+        `redirect_uri` (one the client has registered) is the one a refresh must present.
+        """
+        client = self.clients.get(client_id) if client_id is not None else None
+        if client is not None and redirect_uri is not None:
+            if redirect_uri not in client.redirect_uris:
+                raise ValueError("redirect_uri is not registered for this client")
+            redirect: str | None = redirect_uri
+        else:
+            redirect = client.redirect_uris[0] if client is not None else None
         fam = self.new_family(user_id, client_id, redirect, "minted")
         self.count_in("token_grants", "minted")
         return self.issue_tokens(fam, with_refresh=with_refresh and client_id is not None,

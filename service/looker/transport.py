@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import abc
 import http.cookiejar
+import io
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -137,9 +138,12 @@ class AiohttpBackend(Backend):
     async def request(self, method: str, url: str, headers: Mapping[str, str],
                       body: bytes | None) -> RawResponse:
         assert self._session is not None, "LookerClient used outside `async with`"
+        # aiohttp warns about (and writes in one go) raw bytes over 1 MiB; a fresh BytesIO
+        # per attempt keeps a resend after a token renewal possible.
+        data = io.BytesIO(body) if body is not None and len(body) > 1 << 20 else body
         try:
             response = await self._session.request(
-                method, yarl.URL(url, encoded=True), headers=headers, data=body,
+                method, yarl.URL(url, encoded=True), headers=headers, data=data,
                 allow_redirects=False)
         except TimeoutError as exc:  # aiohttp's timeouts subclass TimeoutError
             raise TimedOut("Looker did not answer in time") from exc

@@ -96,6 +96,7 @@ class TokenManager:
     async def _renew_exclusively(self, user_id: int, seen_version: int,
                                  trigger: str) -> TokenLease:
         self._cache.pop(user_id, None)
+        failure: Exception | None = None
         async with unit_of_work(self._db) as db:
             row = await repo.lock(db, user_id)
             if row is None:
@@ -105,18 +106,21 @@ class TokenManager:
             now = utcnow()
             if row.version != seen_version and row.expires_at - EXPIRY_SKEW > now:
                 lease = await asyncio.to_thread(self._to_lease, row)  # renewed elsewhere
+            elif row.consecutive_failures and row.next_attempt_at > now:
+                wait = max(1, int((row.next_attempt_at - now).total_seconds()))
+                raise UpstreamUnavailable("Looker's token endpoint is failing; retrying later",
+                                          headers={"Retry-After": str(wait)})
             else:
-                if row.consecutive_failures and row.next_attempt_at > now:
-                    raise UpstreamUnavailable(
-                        "Looker's token endpoint is failing; retrying later",
-                        headers={"Retry-After": str(
-                            max(1, int((row.next_attempt_at - now).total_seconds())))})
                 outcome = await self.refresh_locked(db, row, trigger)
-                if not isinstance(outcome, Granted):
-                    if isinstance(outcome, Refused):
-                        raise ReauthRequired("Looker refused to renew the session: sign in again")
-                    raise UpstreamUnavailable("Could not renew the Looker token; try again")
-                lease = await asyncio.to_thread(self._to_lease, row)
+                if isinstance(outcome, Refused):
+                    failure = ReauthRequired("Looker refused to renew the session: sign in again")
+                elif not isinstance(outcome, Granted):
+                    failure = UpstreamUnavailable("Could not renew the Looker token; try again")
+                else:
+                    lease = await asyncio.to_thread(self._to_lease, row)
+        # raised after the commit: the outcome (reauth_required, backoff) must be kept
+        if failure is not None:
+            raise failure
         self._cache[user_id] = lease
         return lease
 

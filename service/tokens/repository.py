@@ -58,7 +58,7 @@ async def count_due(db: AsyncSession, now: datetime, ahead: timedelta) -> int:
 
 async def count_by_state(db: AsyncSession) -> dict[str, int]:
     rows = await db.execute(select(LookerToken.state, func.count()).group_by(LookerToken.state))
-    return {state: int(count) for state, count in rows.tuples()}
+    return {state: int(count) for state, count in rows.all()}
 
 
 async def upsert(db: AsyncSession, user_id: int, access_enc: bytes, refresh_enc: bytes | None,

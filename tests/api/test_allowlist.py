@@ -97,7 +97,7 @@ def test_an_empty_list_allows_nothing() -> None:
     "looks/*", "GET", "FETCH looks", "GET looks/../x", "GET a//b", "GET looks/**x", "GET a b",
 ])
 def test_malformed_patterns_are_reported(bad: str) -> None:
-    with pytest.raises(ValueError, match="PROXY_ALLOW|expected|unknown|segment"):
+    with pytest.raises(ValueError, match=r"expected|unknown|segment"):
         parse_rule(bad)
     assert pattern_problems([bad])
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import httpx2
 import pytest
-from conftest import CLIENT, REDIRECT, Flow, hidden_fields, make_config, pkce
 
 from looker_emulator.testing import RunningEmulator, running_emulator
 
+from .helpers import CLIENT, REDIRECT, Flow, SpecChecker, hidden_fields, make_config, pkce
 
-def test_interactive_flow_end_to_end(emu: RunningEmulator, flow: Flow, spec) -> None:
+
+def test_interactive_flow_end_to_end(emu: RunningEmulator, flow: Flow, spec: SpecChecker) -> None:
     verifier, challenge = pkce()
     params = flow.auth_params(challenge)
     with flow.browser() as b:
@@ -45,14 +46,14 @@ def test_interactive_flow_end_to_end(emu: RunningEmulator, flow: Flow, spec) -> 
     assert r.status_code == 204
     assert flow.get(new["access_token"], "/user").status_code == 401
     assert flow.refresh(new["refresh_token"]).json()["error"] == "invalid_grant"
-    c = emu.control.counters()
-    assert c["token_grants"]["authorization_code"] == 1
-    assert c["token_grants"]["refresh_token"] == 1 and c["logouts"] == 1
+    counters = emu.control.counters()
+    assert counters["token_grants"]["authorization_code"] == 1
+    assert counters["token_grants"]["refresh_token"] == 1 and counters["logouts"] == 1
 
 
 def test_approval_is_remembered_per_user_and_client(flow: Flow) -> None:
     flow.get_code()
-    verifier, challenge = pkce()
+    _verifier, challenge = pkce()
     with flow.browser() as b:
         resp = flow.sign_in(b, flow.auth_params(challenge))
     assert resp.status_code == 302 and "code=" in resp.headers["location"]
@@ -64,7 +65,7 @@ def test_approval_is_remembered_per_user_and_client(flow: Flow) -> None:
 
 
 def test_session_cookie_skips_sign_in(flow: Flow) -> None:
-    verifier, challenge = pkce()
+    _verifier, challenge = pkce()
     with flow.browser() as b:
         flow.decide(b, flow.sign_in(b, flow.auth_params(challenge)))
         again = b.get("/auth", params=flow.auth_params(challenge))
@@ -72,7 +73,7 @@ def test_session_cookie_skips_sign_in(flow: Flow) -> None:
 
 
 def test_deny_redirects_access_denied(flow: Flow) -> None:
-    verifier, challenge = pkce()
+    _verifier, challenge = pkce()
     params = flow.auth_params(challenge)
     with flow.browser() as b:
         q = flow.redirect_query(flow.decide(b, flow.sign_in(b, params), "deny"))
@@ -81,7 +82,7 @@ def test_deny_redirects_access_denied(flow: Flow) -> None:
 
 
 def test_wrong_password_gives_no_session(flow: Flow) -> None:
-    verifier, challenge = pkce()
+    _verifier, challenge = pkce()
     with flow.browser() as b:
         r = b.get("/auth", params=flow.auth_params(challenge))
         form = hidden_fields(r.text)
@@ -98,7 +99,7 @@ def test_login_without_csrf_token_is_refused(flow: Flow) -> None:
 
 
 def test_decision_needs_session_csrf(flow: Flow) -> None:
-    verifier, challenge = pkce()
+    _verifier, challenge = pkce()
     with flow.browser() as b:
         approval = flow.sign_in(b, flow.auth_params(challenge))
         form = hidden_fields(approval.text)
@@ -151,7 +152,7 @@ def test_auto_login_without_auto_approve_still_shows_approval() -> None:
 def test_two_port_mode_separates_hosts() -> None:
     with running_emulator(make_config(), two_ports=True) as emu:
         assert emu.web_url != emu.api_url
-        with httpx2.Client() as c:
+        with httpx2.Client(verify=False) as c:
             assert c.get(f"{emu.api_url}/auth").status_code == 404
             assert c.get(f"{emu.api_url}/login").status_code == 404
             assert c.post(f"{emu.web_url}/api/token", json={}).status_code == 404
@@ -165,7 +166,7 @@ def test_two_port_mode_separates_hosts() -> None:
 @pytest.mark.asyncio
 async def test_async_client_against_running_emulator(emu: RunningEmulator) -> None:
     tok = emu.control.mint_tokens(2, CLIENT)
-    async with httpx2.AsyncClient(base_url=emu.api_url) as c:
+    async with httpx2.AsyncClient(base_url=emu.api_url, verify=False) as c:
         r = await c.get("/api/4.0/user", headers={"Authorization": f"token {tok['access_token']}"})
     assert r.status_code == 200 and r.json()["id"] == "2"
     assert REDIRECT  # the minted pair belongs to the configured client

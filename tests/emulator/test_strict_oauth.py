@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
+import httpx2
 import pytest
-from conftest import CLIENT, OTHER_CLIENT, OTHER_REDIRECT, REDIRECT, Flow, pkce
 
 from looker_emulator.testing import RunningEmulator
+
+from .helpers import CLIENT, OTHER_CLIENT, OTHER_REDIRECT, REDIRECT, Flow, pkce
 
 # --- /auth: errors that must NOT redirect -------------------------------------------------
 
@@ -22,7 +25,7 @@ from looker_emulator.testing import RunningEmulator
 ])
 def test_unregistered_redirect_uri_gets_error_page_not_redirect(flow: Flow,
                                                                  redirect_uri: str) -> None:
-    verifier, challenge = pkce()
+    _verifier, challenge = pkce()
     with flow.browser() as b:
         r = b.get("/auth", params=flow.auth_params(challenge, redirect_uri=redirect_uri))
     assert r.status_code == 400 and "location" not in r.headers
@@ -30,7 +33,7 @@ def test_unregistered_redirect_uri_gets_error_page_not_redirect(flow: Flow,
 
 
 def test_unknown_client_gets_error_page_not_redirect(flow: Flow) -> None:
-    verifier, challenge = pkce()
+    _verifier, challenge = pkce()
     with flow.browser() as b:
         r = b.get("/auth", params=flow.auth_params(challenge, client_id="nope"))
         r2 = b.get("/auth", params={k: v for k, v in flow.auth_params(challenge).items()
@@ -42,7 +45,7 @@ def test_unknown_client_gets_error_page_not_redirect(flow: Flow) -> None:
 def test_disabled_client_gets_error_page(emu: RunningEmulator, flow: Flow) -> None:
     assert emu.state is not None
     emu.state.clients[CLIENT].enabled = False
-    verifier, challenge = pkce()
+    _verifier, challenge = pkce()
     with flow.browser() as b:
         r = b.get("/auth", params=flow.auth_params(challenge))
     assert r.status_code == 400 and "location" not in r.headers
@@ -63,7 +66,7 @@ def test_disabled_client_gets_error_page(emu: RunningEmulator, flow: Flow) -> No
 ])
 def test_bad_authorize_requests_redirect_with_error(flow: Flow, change: dict[str, str | None],
                                                     error: str) -> None:
-    verifier, challenge = pkce()
+    _verifier, challenge = pkce()
     params = flow.auth_params(challenge)
     params.update(change)  # type: ignore[arg-type]
     params = {k: v for k, v in params.items() if v is not None}
@@ -85,7 +88,7 @@ def test_plain_pkce_verifier_as_challenge_is_refused(flow: Flow) -> None:
 # --- token endpoint -----------------------------------------------------------------------
 
 
-def _post(flow: Flow, **kw: object):  # type: ignore[no-untyped-def]
+def _post(flow: Flow, **kw: Any) -> httpx2.Response:
     with flow.api() as c:
         return c.post("/api/token", **kw)
 
@@ -127,7 +130,7 @@ def test_missing_verifier_is_refused(flow: Flow) -> None:
 
 
 def test_wrong_verifier_is_refused(flow: Flow) -> None:
-    code, verifier = flow.get_code()
+    code, _verifier = flow.get_code()
     other, _ = pkce()
     r = flow.exchange(code, other)
     assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
@@ -270,3 +273,22 @@ def test_tokens_are_opaque_and_unique(flow: Flow) -> None:
     a, b = flow.tokens(), flow.tokens()
     values = {a["access_token"], a["refresh_token"], b["access_token"], b["refresh_token"]}
     assert len(values) == 4 and all(len(v) >= 32 and "." not in v for v in values)
+
+
+async def test_parallel_refresh_with_one_rotating_token_kills_the_family(
+        emu: RunningEmulator, flow: Flow) -> None:
+    """The classic BFF bug: two requests refresh the same token at once. Looker-like strictness
+    means the loser triggers reuse detection and the winner's fresh tokens die too."""
+    import asyncio
+
+    tok = flow.tokens()
+    body = {"grant_type": "refresh_token", "refresh_token": tok["refresh_token"],
+            "client_id": CLIENT, "redirect_uri": REDIRECT}
+    async with httpx2.AsyncClient(base_url=emu.api_url, verify=False) as c:
+        results = await asyncio.gather(*(c.post("/api/token", json=body) for _ in range(2)))
+    statuses = sorted(r.status_code for r in results)
+    assert statuses == [200, 400]
+    winner = next(r.json() for r in results if r.status_code == 200)
+    assert flow.get(winner["access_token"], "/user").status_code == 401
+    assert flow.refresh(winner["refresh_token"]).json()["error"] == "invalid_grant"
+    assert emu.control.counters()["reuse_detections"] == 1
