@@ -43,6 +43,7 @@ def run_dev(host: str, port: int, emulator_port: int) -> None:
     emulator = subprocess.Popen([  # noqa: S603 (fixed argv: our own interpreter)
         sys.executable, "-m", "looker_emulator.cli", "--host", host,
         "--port", str(emulator_port), "--client", f"{DEV_CLIENT_ID}={public_url}/auth/callback",
+        "--big-look-bytes", str(4 * 1024 * 1024),  # the demo renders it in a browser
     ])
     try:
         _wait_for(f"{looker_url}/api/4.0/versions", emulator)

@@ -39,10 +39,7 @@ async def relay(upstream: UpstreamResponse) -> Response:
         response = Response(body, status_code=upstream.status)
         response.raw_headers.extend(headers)
         return response
-    from starlette.background import BackgroundTask
-    from starlette.responses import StreamingResponse
-    return StreamingResponse(upstream.iter_bytes(), status_code=upstream.status,
-                             background=BackgroundTask(upstream.aclose))
+    return UpstreamStream(upstream, headers, length)
 
 
 class UpstreamStream(Response):

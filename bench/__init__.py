@@ -1,0 +1,1 @@
+"""Reproducible benchmarks for looker-bff (see docs/bench.md)."""
