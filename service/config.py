@@ -220,6 +220,9 @@ class Settings(BaseSettings):
                 found.append("SESSION_SECRET must be at least 32 characters")
             if not self.token_encryption_keys:
                 found.append("TOKEN_ENCRYPTION_KEYS is required in production")
+        from service.api.allowlist import pattern_problems  # the pattern syntax lives there
+
+        found.extend(pattern_problems(self.proxy_allow))
         for index, key in enumerate(self.token_encryption_keys, start=1):
             try:
                 decode_fernet_key(key)

@@ -57,6 +57,7 @@ def test_production_without_secrets_exits_2_with_one_line_per_problem(tmp_path: 
         ({"DATABASE_URL": "mysql://db/bff"}, "DATABASE_URL must start with postgresql://"),
         ({"SESSION_TTL_SECONDS": "-5"}, "SESSION_TTL_SECONDS"),
         ({"ENVIRONMENT": "staging"}, "ENVIRONMENT"),
+        ({"PROXY_ALLOW": "GET looks/**,FOO"}, "PROXY_ALLOW: 'FOO'"),
     ],
 )
 def test_each_bad_value_is_refused_with_its_message(
