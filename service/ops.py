@@ -13,10 +13,18 @@ from service import migrate
 from service.errors import ServiceUnavailable
 
 router = APIRouter(tags=["operations"])
+METRICS_EXAMPLE = (
+    '# TYPE bff_token_refreshes_total counter\n'
+    'bff_token_refreshes_total{outcome="success",trigger="background"} 42.0\n'
+    '# TYPE bff_tokens gauge\n'
+    'bff_tokens{state="active"} 120.0\n'
+)
 log = logging.getLogger(__name__)
 
 
 @router.get("/healthz", summary="Liveness: the process serves (no database touch)",
+            description="Use as the liveness probe: it never touches the database, so a "
+                        "database outage does not restart every replica.",
             responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}})
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
@@ -25,6 +33,8 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     summary="Readiness: the database answers and its schema is at head",
+    description="Use as the readiness probe: 503 `service_unavailable` (problem+json) while "
+                "the database is down or `looker-bff migrate` has not run for this release.",
     responses={200: {"content": {"application/json": {"example": {"status": "ready"}}}},
                503: {"description": "database down or schema not at head"}},
 )
@@ -44,7 +54,10 @@ async def readyz(request: Request) -> dict[str, str]:
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response,
-            responses={200: {"content": {"text/plain": {}}}})
+            description="Prometheus text format: requests by route and status, latency, token "
+                        "refreshes by outcome, tokens by state, due-token backlog, refresh lag "
+                        "and upstream calls by status.",
+            responses={200: {"content": {"text/plain": {"example": METRICS_EXAMPLE}}}})
 async def metrics(request: Request) -> Response:
     runtime = request.app.state.runtime
     await runtime.tokens.update_state_gauge()

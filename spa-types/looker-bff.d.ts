@@ -247,7 +247,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Who is signed in */
+        /**
+         * Who is signed in
+         * @description The SPA's first call on page load: 200 with the user and session, or 401 `unauthenticated` (show a sign-in link). `looker.state` is `reauth_required` when Looker refused to renew the user's tokens.
+         */
         get: operations["session_auth_session_get"];
         put?: never;
         post?: never;
@@ -264,7 +267,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness: the process serves (no database touch) */
+        /**
+         * Liveness: the process serves (no database touch)
+         * @description Use as the liveness probe: it never touches the database, so a database outage does not restart every replica.
+         */
         get: operations["healthz_healthz_get"];
         put?: never;
         post?: never;
@@ -281,7 +287,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Prometheus metrics */
+        /**
+         * Prometheus metrics
+         * @description Prometheus text format: requests by route and status, latency, token refreshes by outcome, tokens by state, due-token backlog, refresh lag and upstream calls by status.
+         */
         get: operations["metrics_metrics_get"];
         put?: never;
         post?: never;
@@ -298,7 +307,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: the database answers and its schema is at head */
+        /**
+         * Readiness: the database answers and its schema is at head
+         * @description Use as the readiness probe: 503 `service_unavailable` (problem+json) while the database is down or `looker-bff migrate` has not run for this release.
+         */
         get: operations["readyz_readyz_get"];
         put?: never;
         post?: never;
@@ -4036,8 +4048,18 @@ export interface operations {
                      *     2024-01-01,8
                      */
                     "text/csv": unknown;
+                    /** @example <table><tr><th>Created Date</th><th>Count</th></tr><tr><td>2024-01-01</td><td>8</td></tr></table> */
                     "text/html": unknown;
+                    /**
+                     * @example | Created Date | Count |
+                     *     | --- | --- |
+                     *     | 2024-01-01 | 8 |
+                     */
                     "text/markdown": unknown;
+                    /**
+                     * @example Order Items Created Date	Order Items Count
+                     *     2024-01-01	8
+                     */
                     "text/plain": unknown;
                 };
             };
@@ -4706,8 +4728,18 @@ export interface operations {
                      *     2024-01-01,8
                      */
                     "text/csv": unknown;
+                    /** @example <table><tr><th>Created Date</th><th>Count</th></tr><tr><td>2024-01-01</td><td>8</td></tr></table> */
                     "text/html": unknown;
+                    /**
+                     * @example | Created Date | Count |
+                     *     | --- | --- |
+                     *     | 2024-01-01 | 8 |
+                     */
                     "text/markdown": unknown;
+                    /**
+                     * @example Order Items Created Date	Order Items Count
+                     *     2024-01-01	8
+                     */
                     "text/plain": unknown;
                 };
             };
@@ -5120,6 +5152,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "looker": {
+                     *         "state": "active"
+                     *       },
+                     *       "session": {
+                     *         "expires_at": "2026-12-03T18:00:00Z",
+                     *         "idle_expires_at": "2026-12-03T11:00:00Z"
+                     *       },
+                     *       "user": {
+                     *         "display_name": "Ada Lovelace",
+                     *         "email": "ada@example.com",
+                     *         "id": "1"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["SessionView"];
                 };
             };
@@ -5176,6 +5224,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example # TYPE bff_token_refreshes_total counter
+                     *     bff_token_refreshes_total{outcome="success",trigger="background"} 42.0
+                     *     # TYPE bff_tokens gauge
+                     *     bff_tokens{state="active"} 120.0
+                     */
                     "text/plain": unknown;
                 };
             };

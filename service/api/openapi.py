@@ -55,8 +55,17 @@ def result_responses() -> Responses:
         binary = media_type.startswith(("image/", "application/vnd"))
         content[media_type] = {"schema": {"type": "string", "format": "binary"} if binary
                                else {}}
-    content["application/json"]["example"] = RUN_EXAMPLE
-    content["text/csv"]["example"] = "Order Items Created Date,Order Items Count\n2024-01-01,8\n"
+    text_examples = {
+        "application/json": RUN_EXAMPLE,
+        "text/csv": "Order Items Created Date,Order Items Count\n2024-01-01,8\n",
+        "text/plain": "Order Items Created Date\tOrder Items Count\n2024-01-01\t8\n",
+        "text/markdown": "| Created Date | Count |\n| --- | --- |\n| 2024-01-01 | 8 |\n",
+        "text/html": "<table><tr><th>Created Date</th><th>Count</th></tr>"
+                     "<tr><td>2024-01-01</td><td>8</td></tr></table>",
+    }
+    for media_type, example in text_examples.items():
+        if media_type in content:
+            content[media_type]["example"] = example
     return {200: {"description": "The result, in the requested format", "content": content}}
 
 

@@ -185,9 +185,18 @@ class SessionView(BaseModel):
 @router.get(
     "/session",
     summary="Who is signed in",
+    description="The SPA's first call on page load: 200 with the user and session, or 401 "
+                "`unauthenticated` (show a sign-in link). `looker.state` is `reauth_required` "
+                "when Looker refused to renew the user's tokens.",
     response_model=SessionView,
-    responses={401: {"description": "not signed in (`unauthenticated`)",
-                     "content": {"application/problem+json": {}}}},
+    responses={
+        200: {"content": {"application/json": {"example": {
+            "user": {"id": "1", "display_name": "Ada Lovelace", "email": "ada@example.com"},
+            "session": {"expires_at": "2026-12-03T18:00:00Z",
+                        "idle_expires_at": "2026-12-03T11:00:00Z"},
+            "looker": {"state": "active", "reason": None}}}}},
+        401: {"description": "not signed in (`unauthenticated`)",
+              "content": {"application/problem+json": {}}}},
 )
 async def session(current: SignedIn, runtime: RuntimeDep, response: Response) -> SessionView:
     response.headers.update(NO_STORE)
