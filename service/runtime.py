@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import httpx2
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service import migrate
+from service import housekeeping, migrate
 from service.auth.oauth import LookerOAuth, build_oauth
 from service.auth.sessions import SessionStore
 from service.config import Settings
@@ -73,6 +73,7 @@ async def open_runtime(settings: Settings, metrics: Metrics) -> AsyncIterator[Ru
         tokens = TokenManager(settings, db, cipher, oauth_http, metrics)
         runtime = Runtime(settings, metrics, engine, db, cipher, oauth_http, oauth, looker,
                           sessions, tokens)
+        await stack.enter_async_context(housekeeping.running(db))
         if settings.refresher_enabled:
             refresher = Refresher(settings, db, tokens, metrics)
             await stack.enter_async_context(refresher.running())

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.config import Settings
@@ -148,9 +148,3 @@ class SessionStore:
             await db.execute(update(Session).where(Session.user_id == user_id,
                                                    Session.revoked_at.is_(None))
                              .values(revoked_at=now()))
-
-    async def purge_expired(self) -> int:
-        """Delete sessions past their absolute expiry (housekeeping)."""
-        async with unit_of_work(self._db) as db:
-            result = await db.execute(delete(Session).where(Session.expires_at < now()))
-        return int(getattr(result, "rowcount", 0) or 0)
