@@ -12,6 +12,7 @@ import httpx2
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service import housekeeping, migrate
+from service.api.allowlist import ProxyPolicy
 from service.auth.oauth import LookerOAuth, build_oauth
 from service.auth.sessions import SessionStore
 from service.config import Settings
@@ -38,6 +39,7 @@ class Runtime:
     looker: LookerClient
     sessions: SessionStore
     tokens: TokenManager
+    proxy_policy: ProxyPolicy  # PROXY_ALLOW, parsed once
 
 
 async def _database_url(settings: Settings, stack: AsyncExitStack) -> tuple[str, bool]:
@@ -72,7 +74,7 @@ async def open_runtime(settings: Settings, metrics: Metrics) -> AsyncIterator[Ru
         sessions = SessionStore(settings, db)
         tokens = TokenManager(settings, db, cipher, oauth_http, metrics)
         runtime = Runtime(settings, metrics, engine, db, cipher, oauth_http, oauth, looker,
-                          sessions, tokens)
+                          sessions, tokens, ProxyPolicy(list(settings.proxy_allow)))
         await stack.enter_async_context(housekeeping.running(db))
         if settings.refresher_enabled:
             refresher = Refresher(settings, db, tokens, metrics)

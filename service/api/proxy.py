@@ -15,13 +15,11 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from service.api import openapi as doc
-from service.api.allowlist import ProxyPolicy
 from service.api.bodylimit import BodyLimitRoute
 from service.api.headers import request_headers
 from service.api.paths import segments_of
 from service.api.streaming import relay
 from service.api.upstream import call_looker
-from service.config import Settings
 from service.deps import ApiSession, RuntimeDep
 from service.errors import ProxyForbidden
 
@@ -31,18 +29,6 @@ PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 # RFC 3986 query characters: such a query string is passed on byte for byte.
 _SAFE_QUERY = re.compile(rb"[A-Za-z0-9\-._~%!$&'()*+,;=:@/?]*")
-
-_policies: dict[int, tuple[Settings, ProxyPolicy]] = {}
-
-
-def policy_for(settings: Settings) -> ProxyPolicy:
-    """The parsed PROXY_ALLOW of these settings (parsed once per Settings object)."""
-    cached = _policies.get(id(settings))
-    if cached is None or cached[0] is not settings:
-        cached = (settings, ProxyPolicy(list(settings.proxy_allow)))
-        _policies[id(settings)] = cached
-    return cached[1]
-
 
 def safe_query(raw: bytes) -> str:
     if _SAFE_QUERY.fullmatch(raw):
@@ -65,7 +51,7 @@ async def proxy(path: str, session: ApiSession, runtime: RuntimeDep,
     method = request.method
     if segments is None:
         raise ProxyForbidden("This path is not a valid Looker API path")
-    if not policy_for(runtime.settings).allows(method, segments):
+    if not runtime.proxy_policy.allows(method, segments):
         raise ProxyForbidden(f"PROXY_ALLOW does not permit {method} {'/'.join(segments)}")
     body = await read_body(request) if method in _WITH_BODY else None
     return await relay(await call_looker(

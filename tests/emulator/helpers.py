@@ -21,7 +21,9 @@ from referencing.jsonschema import DRAFT202012
 from looker_emulator.config import EmulatorConfig, OAuthClient
 from looker_emulator.testing import RunningEmulator
 
-SPEC_PATH = Path(__file__).resolve().parents[3] / "shared" / "looker" / "Looker.4.0.oas.json"
+# Looker's official API 4.0 spec (sdk-codegen, MIT licence beside it), vendored so the
+# tests run from any clone
+SPEC_PATH = Path(__file__).resolve().parent / "spec" / "Looker.4.0.oas.json"
 CLIENT = "looker-bff"
 REDIRECT = "http://127.0.0.1:8000/auth/callback"
 OTHER_CLIENT = "other-app"
