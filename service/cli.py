@@ -27,10 +27,10 @@ def _uvicorn_options(settings: Settings) -> dict[str, Any]:
     except ImportError:
         pass
     try:
-        import httptools  # noqa: F401
+        from service.http_protocol import BoundedHttpToolsProtocol
 
-        options["http"] = "httptools"
-    except ImportError:
+        options["http"] = BoundedHttpToolsProtocol
+    except ImportError:  # no httptools: uvicorn's h11, which caps request heads itself
         pass
     return options
 

@@ -36,6 +36,7 @@ from service import migrate
 from service.app import create_app
 from service.config import Settings
 from service.db import async_url, create_engine
+from service.http_protocol import BoundedHttpToolsProtocol
 
 CLIENT_ID = "looker-bff-test"
 TABLES = ("login_transactions", "looker_tokens", "sessions", "users")
@@ -192,7 +193,7 @@ def start_service(settings: Settings, port: int, *, serve_demo: bool = False) ->
 
         mount_demo(app)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
-                            access_log=False, lifespan="on")
+                            access_log=False, lifespan="on", http=BoundedHttpToolsProtocol)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"bff-{port}", daemon=True)
     thread.start()

@@ -30,6 +30,6 @@ async def call_looker(
                                          body=body, headers=headers, kind=kind)
     if response.status == 401:
         await response.aclose()
-        runtime.tokens.forget(session.user_id)
+        await runtime.tokens.mark_rejected(session.user_id, lease)
         raise ReauthRequired("Looker rejected the renewed token: sign in again")
     return response

@@ -227,10 +227,7 @@ async def session(current: SignedIn, runtime: RuntimeDep, response: Response) ->
 async def logout(request: Request, runtime: RuntimeDep, current: OptionalSession) -> Response:
     require_same_site_call(request, runtime.settings)
     if current is not None:
-        access_token = await runtime.tokens.access_token_for_logout(current.user_id)
-        if access_token:
-            await _revoke_at_looker(runtime, access_token)
-        await runtime.tokens.delete(current.user_id)
+        await runtime.tokens.revoke_and_delete(current.user_id)
         await runtime.sessions.end_all_for_user(current.user_id)
         log.info("logout", extra={"user_id": current.user_id})
     response = Response(status_code=204, headers=NO_STORE)
@@ -238,14 +235,3 @@ async def logout(request: Request, runtime: RuntimeDep, current: OptionalSession
                            secure=bool(runtime.settings.cookie_secure), httponly=True,
                            samesite="lax")
     return response
-
-
-async def _revoke_at_looker(runtime: Any, access_token: str) -> None:
-    try:
-        response = await runtime.oauth_http.delete(
-            f"{runtime.settings.looker_api_url}/api/logout",
-            headers={"Authorization": f"Bearer {access_token}"}, timeout=5.0)
-        if response.status_code >= 400 and response.status_code != 401:
-            log.warning("Looker logout answered %s", response.status_code)
-    except httpx2.HTTPError as exc:
-        log.warning("Looker logout failed (%s); signing out locally", type(exc).__name__)

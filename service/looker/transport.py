@@ -159,7 +159,7 @@ class AiohttpBackend(Backend):
 # -- httpx2 -----------------------------------------------------------------------------
 
 
-def _no_cookies() -> http.cookiejar.CookieJar:
+def no_cookie_jar() -> http.cookiejar.CookieJar:
     return http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
 
 
@@ -204,7 +204,7 @@ class Httpx2Backend(Backend):
             limits=httpx2.Limits(max_connections=s.looker_max_connections,
                                  max_keepalive_connections=s.looker_max_connections,
                                  keepalive_expiry=s.looker_keepalive_seconds),
-            cookies=_no_cookies(),
+            cookies=no_cookie_jar(),
             trust_env=False,
             follow_redirects=False,
         )

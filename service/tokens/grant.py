@@ -8,11 +8,14 @@ later, honouring `Retry-After`), and Authlib folds both into one exception.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import httpx2
 
 from service.config import Settings
+
+log = logging.getLogger(__name__)
 
 _REFUSED = {"invalid_grant", "invalid_client", "unauthorized_client", "invalid_request"}
 
@@ -65,8 +68,11 @@ def parse_token_response(status: int, body: object) -> Outcome:
         return Granted(data["access_token"], refresh if isinstance(refresh, str) and refresh
                        else None, max(expires_in, 1))
     error = data.get("error")
-    if status in (400, 401, 403) and (error in _REFUSED or error is None):
-        return Refused(str(error or f"http_{status}"))
+    if status in (400, 401, 403) and error in _REFUSED:
+        return Refused(str(error))
+    if status in (400, 401) and error is None and isinstance(data.get("message"), str):
+        return Refused(f"http_{status}")  # Looker's own error shape
+    # anything else (a proxy's HTML page, an unknown error) may pass: retry, sign no one out
     return Failed(f"http_{status}" + (f"_{error}" if isinstance(error, str) else ""))
 
 
@@ -93,3 +99,21 @@ async def refresh_grant(http: httpx2.AsyncClient, settings: Settings,
     except ValueError:
         body = None
     return parse_token_response(response.status_code, body)
+
+
+async def revoke_grant(http: httpx2.AsyncClient, settings: Settings, access_token: str) -> bool:
+    """`DELETE /api/logout`: Looker invalidates the access token and its refresh token.
+
+    Best effort (True when Looker confirmed): a Looker that is down must not stop a
+    sign-out.
+    """
+    try:
+        response = await http.delete(f"{settings.looker_api_url}/api/logout",
+                                     headers={"Authorization": f"Bearer {access_token}"},
+                                     timeout=5.0)
+    except httpx2.HTTPError as exc:
+        log.warning("Looker logout failed (%s); signing out locally", type(exc).__name__)
+        return False
+    if response.status_code >= 300:
+        log.warning("Looker logout answered %s", response.status_code)
+    return response.status_code < 300

@@ -19,13 +19,20 @@ import httpx2
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.config import Settings
-from service.crypto import TokenCipher
+from service.crypto import InvalidToken, TokenCipher
 from service.db import SessionMaker, unit_of_work
 from service.errors import ReauthRequired, UpstreamUnavailable
 from service.metrics import Metrics
 from service.models import LookerToken, TokenState
 from service.tokens import repository as repo
-from service.tokens.grant import Failed, Granted, Outcome, Refused, refresh_grant
+from service.tokens.grant import (
+    Failed,
+    Granted,
+    Outcome,
+    Refused,
+    refresh_grant,
+    revoke_grant,
+)
 from service.tokens.lease import TokenLease
 
 log = logging.getLogger(__name__)
@@ -70,7 +77,9 @@ class TokenManager:
                 raise ReauthRequired("No Looker tokens for this user: sign in again")
             if row.state != TokenState.ACTIVE.value:
                 raise ReauthRequired(f"Looker tokens are {row.state}: sign in again")
-            current = await asyncio.to_thread(self._to_lease, row)
+            current = await self._lease_of(db, row)
+        if current is None:
+            raise ReauthRequired("The stored Looker tokens cannot be used: sign in again")
         if current.expires_at - EXPIRY_SKEW > utcnow():
             self._cache[user_id] = current
             return current
@@ -105,7 +114,11 @@ class TokenManager:
                 raise ReauthRequired(f"Looker tokens are {row.state}: sign in again")
             now = utcnow()
             if row.version != seen_version and row.expires_at - EXPIRY_SKEW > now:
-                lease = await asyncio.to_thread(self._to_lease, row)  # renewed elsewhere
+                renewed = await self._lease_of(db, row)  # renewed elsewhere
+                if renewed is None:
+                    failure = ReauthRequired("The stored Looker tokens cannot be used")
+                else:
+                    lease = renewed
             elif row.consecutive_failures and row.next_attempt_at > now:
                 wait = max(1, int((row.next_attempt_at - now).total_seconds()))
                 raise UpstreamUnavailable("Looker's token endpoint is failing; retrying later",
@@ -117,7 +130,7 @@ class TokenManager:
                 elif not isinstance(outcome, Granted):
                     failure = UpstreamUnavailable("Could not renew the Looker token; try again")
                 else:
-                    lease = await asyncio.to_thread(self._to_lease, row)
+                    lease = TokenLease(user_id, outcome.access_token, row.version, row.expires_at)
         # raised after the commit: the outcome (reauth_required, backoff) must be kept
         if failure is not None:
             raise failure
@@ -130,10 +143,12 @@ class TokenManager:
         Shared by on-demand renewal and the background refresher. On success `row` holds
         the new ciphertexts and version when this returns.
         """
+        refresh_token = await self._decrypt(row.refresh_token_enc)
         if row.refresh_token_enc is None:
             outcome: Outcome = Refused("no_refresh_token")
+        elif refresh_token is None:
+            outcome = Refused("undecryptable")
         else:
-            refresh_token = await asyncio.to_thread(self._cipher.decrypt, row.refresh_token_enc)
             outcome = await refresh_grant(self._http, self._settings, refresh_token)
         now = utcnow()
         if isinstance(outcome, Granted):
@@ -167,23 +182,52 @@ class TokenManager:
     # -- sign-in and sign-out -------------------------------------------------------------
 
     async def store_signed_in(self, db: AsyncSession, user_id: int, granted: Granted) -> None:
+        """Store a new sign-in's tokens; the grant they replace is revoked at Looker."""
+        previous = await repo.lock(db, user_id)
+        if previous is not None:
+            await self._revoke_grant(previous)
         access_enc, refresh_enc = await asyncio.to_thread(self._encrypt_pair, granted)
         now = utcnow()
         await repo.upsert(db, user_id, access_enc, refresh_enc,
                           now + timedelta(seconds=granted.expires_in), now)
         self._cache.pop(user_id, None)
 
-    async def access_token_for_logout(self, user_id: int) -> str | None:
-        async with unit_of_work(self._db) as db:
-            row = await repo.load(db, user_id)
-            if row is None:
-                return None
-            return await asyncio.to_thread(self._cipher.decrypt, row.access_token_enc)
+    async def revoke_and_delete(self, user_id: int) -> None:
+        """Sign-out: revoke the user's grant at Looker (best effort), delete the tokens.
 
-    async def delete(self, user_id: int) -> None:
+        Under the row lock, so a refresh in flight finishes first and its new pair is the
+        one revoked.
+        """
         self._cache.pop(user_id, None)
         async with unit_of_work(self._db) as db:
+            row = await repo.lock(db, user_id)
+            if row is None:
+                return
+            await self._revoke_grant(row)
             await repo.delete_for_user(db, user_id)
+        self._cache.pop(user_id, None)
+
+    async def mark_rejected(self, user_id: int, rejected: TokenLease) -> None:
+        """Looker refused a token we had just renewed: stop renewing until a new sign-in."""
+        self._cache.pop(user_id, None)
+        async with unit_of_work(self._db) as db:
+            await repo.mark_reauth_required(db, user_id, "token_rejected", utcnow(),
+                                            only_version=rejected.version)
+
+    async def _revoke_grant(self, row: LookerToken) -> None:
+        """`DELETE /api/logout` with a live access token of the row, renewing an expired one
+        first (Looker revokes by access token only). Nothing is written to the row."""
+        access_token = None
+        if row.expires_at - EXPIRY_SKEW > utcnow():
+            access_token = await self._decrypt(row.access_token_enc)
+        elif row.state == TokenState.ACTIVE.value:
+            refresh_token = await self._decrypt(row.refresh_token_enc)
+            if refresh_token is not None:
+                outcome = await refresh_grant(self._http, self._settings, refresh_token)
+                if isinstance(outcome, Granted):
+                    access_token = outcome.access_token
+        if access_token is not None:
+            await revoke_grant(self._http, self._settings, access_token)
 
     async def update_state_gauge(self) -> None:
         async with unit_of_work(self._db) as db:
@@ -193,9 +237,26 @@ class TokenManager:
 
     # -- helpers (run in a thread: Fernet is CPU work) --------------------------------------
 
-    def _to_lease(self, row: LookerToken) -> TokenLease:
-        return TokenLease(row.user_id, self._cipher.decrypt(row.access_token_enc),
-                          row.version, row.expires_at)
+    async def _decrypt(self, ciphertext: bytes | None) -> str | None:
+        """None for a missing value or one no key of TOKEN_ENCRYPTION_KEYS opens."""
+        if ciphertext is None:
+            return None
+        try:
+            return await asyncio.to_thread(self._cipher.decrypt, ciphertext)
+        except InvalidToken:
+            return None
+
+    async def _lease_of(self, db: AsyncSession, row: LookerToken) -> TokenLease | None:
+        """The row as a lease; an undecryptable row is marked reauth_required (committed
+        by the caller's unit of work) and gives None."""
+        access_token = await self._decrypt(row.access_token_enc)
+        if access_token is None:
+            log.error("a stored token cannot be decrypted: was a key removed from "
+                      "TOKEN_ENCRYPTION_KEYS before `looker-bff rotate-keys`?",
+                      extra={"user_id": row.user_id})
+            await repo.mark_reauth_required(db, row.user_id, "undecryptable", utcnow())
+            return None
+        return TokenLease(row.user_id, access_token, row.version, row.expires_at)
 
     def _encrypt_pair(self, granted: Granted) -> tuple[bytes, bytes | None]:
         refresh = granted.refresh_token

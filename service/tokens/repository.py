@@ -96,8 +96,11 @@ async def write_refreshed(db: AsyncSession, row: LookerToken, access_enc: bytes,
 
 
 async def mark_reauth_required(db: AsyncSession, user_id: int, reason: str,
-                               now: datetime) -> None:
-    await db.execute(update(LookerToken).where(LookerToken.user_id == user_id).values(
+                               now: datetime, only_version: int | None = None) -> None:
+    condition = LookerToken.user_id == user_id
+    if only_version is not None:  # not if the row has moved on since
+        condition = condition & (LookerToken.version == only_version)
+    await db.execute(update(LookerToken).where(condition).values(
         state=TokenState.REAUTH_REQUIRED.value, state_reason=reason, updated_at=now,
         version=LookerToken.version + 1))
 

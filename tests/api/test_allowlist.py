@@ -24,11 +24,14 @@ def allowed(policy: ProxyPolicy, method: str, path: str) -> bool:
     ("GET", "queries/42/run/json"),
     ("GET", "folders/5/children"),
     ("GET", "lookml_models/thelook/explores/order_items"),
-    ("GET", "users/2"),
+    ("GET", "folders/5/looks"),
+    ("GET", "boards/3"),
+    ("GET", "render_tasks/abc/results"),
     ("POST", "queries/run/json"),
     ("POST", "queries"),
     ("POST", "query_tasks"),
-    ("POST", "folders/search"),
+    ("POST", "content_favorite"),
+    ("DELETE", "content_favorite/9"),
 ])
 def test_default_allows(method: str, path: str) -> None:
     assert allowed(DEFAULT, method, path)
@@ -36,6 +39,23 @@ def test_default_allows(method: str, path: str) -> None:
 
 @pytest.mark.parametrize(("method", "path"), [
     ("GET", "users/1/credentials_email"),
+    ("GET", "users/2"),                              # embeds credentials_email
+    ("GET", "users/search"),
+    ("GET", "credentials_email/search"),             # password reset links
+    ("GET", "user/credentials_email"),
+    ("GET", "ssh_server/1"),
+    ("GET", "ssh_server/1/test"),
+    ("GET", "ssh_tunnel/1"),
+    ("GET", "projects/p/credentials"),
+    ("GET", "oidc_test_configs/x"),
+    ("GET", "saml_test_configs/x"),
+    ("GET", "user_login_lockouts"),
+    ("GET", "support_access/allowlist"),
+    ("GET", "derived_table/m/v/start"),
+    ("GET", "scheduled_plans"),
+    ("GET", "sql_queries/x"),
+    ("GET", "running_queries"),
+    ("GET", "looks/1/credentials"),                  # the deny net under a wide allow
     ("GET", "users/1/credentials_api3"),
     ("GET", "users/1/credentials_api3/7"),
     ("GET", "Users/1/Credentials_API3"),             # case does not bypass a deny
@@ -100,6 +120,34 @@ def test_malformed_patterns_are_reported(bad: str) -> None:
     with pytest.raises(ValueError, match=r"expected|unknown|segment"):
         parse_rule(bad)
     assert pattern_problems([bad])
+
+
+SECRET_WORDS = ("credential", "password", "secret", "token", "oauth", "session", "login",
+                "embed", "attribute", "ssh", "ldap", "saml", "oidc", "smtp", "connection",
+                "setting", "config", "api3", "key", "lockout", "support", "integration")
+
+
+def test_default_allows_no_operation_of_lookers_spec_that_names_a_secret_or_admin_area() -> None:
+    """Walk every operation of Looker's official API 4.0 spec through the default."""
+    import json
+    from pathlib import Path
+
+    spec_path = Path(__file__).resolve().parents[1] / "emulator" / "spec" / "Looker.4.0.oas.json"
+    spec = json.loads(spec_path.read_text())
+    allowed_operations = []
+    for template, operations in spec["paths"].items():
+        path = "/".join("1" if s.startswith("{") else s for s in template.strip("/").split("/"))
+        for method in operations:
+            if method.upper() in {"GET", "POST", "PUT", "PATCH", "DELETE"} and \
+                    allowed(DEFAULT, method.upper(), path):
+                allowed_operations.append((method.upper(), template))
+                assert not any(word in template.lower() for word in SECRET_WORDS), template
+                assert not template.startswith(("/users", "/groups", "/roles")), template
+    assert ("GET", "/looks/{look_id}/run/{result_format}") in allowed_operations
+    assert ("POST", "/queries/run/{result_format}") in allowed_operations
+    assert all(m in {"GET", "POST", "DELETE"} for m, _ in allowed_operations)
+    assert [t for m, t in allowed_operations if m == "DELETE"] == [
+        "/content_favorite/{content_favorite_id}"]
 
 
 def test_the_default_list_is_well_formed() -> None:

@@ -18,7 +18,7 @@ def api_calls(emulator: Any) -> int:
 
 @pytest.mark.parametrize(("method", "path"), [
     ("GET", "user"), ("GET", "looks/1"), ("GET", "looks/search?title=Orders%25"),
-    ("GET", "dashboards"), ("GET", "users/1"), ("GET", "looks/1/run/csv?limit=2"),
+    ("GET", "dashboards"), ("GET", "dashboards/1"), ("GET", "looks/1/run/csv?limit=2"),
 ])
 async def test_allowed_calls_reach_looker(signed_in: httpx2.AsyncClient, method: str,
                                           path: str) -> None:
@@ -35,7 +35,7 @@ async def test_allowed_post_with_a_json_body(signed_in: httpx2.AsyncClient) -> N
 
 
 @pytest.mark.parametrize(("method", "path"), [
-    ("GET", "oauth_client_apps"), ("GET", "users/1/credentials_email"),
+    ("GET", "oauth_client_apps"), ("GET", "users/1"), ("GET", "users/1/credentials_email"),
     ("GET", "users/1/credentials_api3"), ("DELETE", "looks/1"), ("PATCH", "user"),
     ("PUT", "dashboards/1"), ("POST", "looks"), ("DELETE", "logout"), ("POST", "login"),
 ])

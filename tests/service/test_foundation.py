@@ -116,3 +116,26 @@ async def test_metrics_expose_the_contract_series(bff: Any, engine: AsyncEngine)
                    "bff_tokens_due"):
         assert series in response.text
     assert 'route="/healthz"' in response.text
+
+
+def _raw_request(url: str, head: bytes) -> bytes:
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(head)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_an_oversized_request_head_is_refused_before_it_is_parsed(bff: Any) -> None:
+    # 70 KiB of one header, never finished: the server must answer without waiting
+    huge = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (70 * 1024)
+    answer = _raw_request(bff.url, huge)
+    assert answer.startswith(b"HTTP/1.1 400")
+    normal = _raw_request(bff.url, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Ok: "
+                          + b"a" * 8000 + b"\r\nConnection: close\r\n\r\n")
+    assert normal.startswith(b"HTTP/1.1 200")

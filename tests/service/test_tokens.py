@@ -168,10 +168,13 @@ async def test_refresh_without_a_new_refresh_token_keeps_the_old_one(
         emulator.control.patch_config(rotate_refresh_tokens=True)
 
 
-def serve_process(emulator: Any, database_url: str, port: int,
+def serve_process(emulator: Any, database_url: str, port: int, public_port: int | None = None,
                   **env: str) -> subprocess.Popen[bytes]:
-    register_redirect_uri(emulator, f"http://127.0.0.1:{port}/auth/callback")
-    settings = service_settings(emulator, port, database_url=database_url)
+    """`looker-bff serve` as its own OS process. Replicas share `public_port` (one
+    PUBLIC_URL behind a load balancer), hence one redirect URI."""
+    public_port = public_port or port
+    register_redirect_uri(emulator, f"http://127.0.0.1:{public_port}/auth/callback")
+    settings = service_settings(emulator, public_port, database_url=database_url)
     values = {
         "ENVIRONMENT": "development", "LOOKER_BASE_URL": settings.looker_base_url,
         "LOOKER_API_URL": settings.looker_api_url, "LOOKER_CLIENT_ID": CLIENT_ID,
@@ -202,6 +205,14 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.kill()
 
 
+def refreshes_reported(port: int) -> int:
+    """Successful background refreshes in a process's /metrics."""
+    text_ = httpx2.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    return sum(int(float(line.rsplit(" ", 1)[1])) for line in text_.splitlines()
+               if line.startswith("bff_token_refreshes_total{")
+               and 'outcome="success"' in line and 'trigger="background"' in line)
+
+
 async def wait_until(condition: Callable[[], Any], seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -217,11 +228,16 @@ async def test_two_processes_refresh_each_due_token_exactly_once(
     redirect = f"http://127.0.0.1:{ports[0]}/auth/callback"
     register_redirect_uri(emulator, redirect)
     await seed_users(engine, emulator, [TEST_KEY], 200, client_id=CLIENT_ID,
-                     redirect_uri=redirect, expires_in_db=60)
+                     redirect_uri=redirect, expires_in_db=3600)  # not due yet
     before = grants(emulator)
     env = {"REFRESH_INTERVAL_SECONDS": "0.5", "REFRESHER_ENABLED": "true",
            "REFRESHER_CONCURRENCY": "8"}
-    processes = [serve_process(emulator, database_url, port, **env) for port in ports]
+    processes = [serve_process(emulator, database_url, port, public_port=ports[0], **env)
+                 for port in ports]
+    # a slow token endpoint makes the two processes' batches overlap for certain
+    emulator.control.set_fault("token", latency_ms=40)
+    async with engine.begin() as db:  # all 200 due at once, both processes running
+        await db.execute(text("UPDATE looker_tokens SET expires_at = now() + interval '60 s'"))
     try:
         async def all_refreshed() -> bool:
             async with engine.connect() as db:
@@ -230,17 +246,20 @@ async def test_two_processes_refresh_each_due_token_exactly_once(
 
         await wait_until(all_refreshed, 60)
         await asyncio.sleep(2)  # a few more cycles: nothing is refreshed twice
+        per_process = [refreshes_reported(port) for port in ports]
     finally:
         for process in processes:
             stop(process)
     async with engine.connect() as db:
         versions = (await db.execute(text(
             "SELECT version, count(*) FROM looker_tokens GROUP BY version"))).all()
-        states = (await db.execute(text("SELECT DISTINCT state FROM looker_tokens"))).scalars()
+        states = (await db.execute(text(
+            "SELECT DISTINCT state || coalesce(state_reason, '') FROM looker_tokens"))).scalars()
         assert list(states) == ["active"]
     assert [tuple(v) for v in versions] == [(2, 200)]
     assert grants(emulator) - before == 200
     assert emulator.control.counters()["reuse_detections"] == 0
+    assert sum(per_process) == 200 and min(per_process) > 0, per_process  # both took part
 
 
 async def test_process_killed_mid_refresh_leaves_a_row_the_next_run_recovers(
@@ -251,8 +270,9 @@ async def test_process_killed_mid_refresh_leaves_a_row_the_next_run_recovers(
                      redirect_uri=redirect, expires_in_db=60)
     # Looker stalls, then fails: the process dies while it holds the row lock
     emulator.control.set_fault("token", latency_ms=30_000, status=503)
-    process = serve_process(emulator, database_url, port, REFRESH_INTERVAL_SECONDS="0.3",
-                            REFRESHER_ENABLED="true")
+    process = serve_process(emulator, database_url, port,
+                            public_port=int(bff.url.rsplit(":", 1)[1]),
+                            REFRESH_INTERVAL_SECONDS="0.3", REFRESHER_ENABLED="true")
     try:
         async def lock_held() -> bool:
             async with engine.connect() as db:
@@ -274,3 +294,80 @@ async def test_process_killed_mid_refresh_leaves_a_row_the_next_run_recovers(
             return (await refresher.refresh_due_tokens()).refreshed == 1
         await wait_until(refreshed, 20)  # the dead backend's lock goes within moments
     assert (await token_row(engine)).version == 2
+
+
+def live_code_grants(emulator: Any) -> set[str]:
+    """Looker grants (token families) from sign-ins that are still alive."""
+    return {f.id for f in emulator.state.families.values()
+            if not f.revoked and f.kind == "authorization_code"}
+
+
+async def test_logout_with_an_expired_token_still_revokes_the_grant_at_looker(
+        signed_in: httpx2.AsyncClient, emulator: Any, engine: AsyncEngine) -> None:
+    newest = max((f for f in emulator.state.families.values() if f.id in
+                  live_code_grants(emulator)), key=lambda f: f.created_at)
+    ours = {newest.id}  # the signed_in fixture's grant
+    emulator.control.expire_tokens(user_id=1)
+    await expire_in_db(engine)
+    assert (await signed_in.post("/auth/logout")).status_code == 204
+    assert not ours & live_code_grants(emulator)
+
+
+async def test_a_new_sign_in_revokes_the_grant_it_replaces(
+        bff: RunningService, emulator: Any) -> None:
+    async with httpx2.AsyncClient(base_url=bff.url, headers={"X-CSRF": "1"}) as client:
+        before = live_code_grants(emulator)
+        await sign_in(client)
+        first = live_code_grants(emulator) - before
+        await sign_in(client)
+        second = live_code_grants(emulator) - before
+        assert len(first) == 1 and len(second) == 1 and first != second
+        assert (await client.get("/api/me")).status_code == 200
+        await client.post("/auth/logout")
+
+
+async def test_undecryptable_tokens_mean_reauth_and_logout_still_works(
+        signed_in: httpx2.AsyncClient, engine: AsyncEngine) -> None:
+    from cryptography.fernet import Fernet
+
+    foreign = Fernet(Fernet.generate_key())
+    async with engine.begin() as db:
+        await db.execute(text("UPDATE looker_tokens SET access_token_enc = :a, "
+                              "refresh_token_enc = :r, expires_at = now() - interval '1 s'"),
+                         {"a": foreign.encrypt(b"x"), "r": foreign.encrypt(b"y")})
+    response = await signed_in.get("/api/me")
+    assert response.status_code == 401 and response.json()["code"] == "reauth_required"
+    row = await token_row(engine)
+    assert (row.state, row.state_reason) == ("reauth_required", "undecryptable")
+    assert (await signed_in.post("/auth/logout")).status_code == 204
+    assert (await signed_in.get("/auth/session")).status_code == 401
+
+
+async def test_a_token_looker_rejects_right_after_renewal_stops_further_grants(
+        signed_in: httpx2.AsyncClient, emulator: Any, engine: AsyncEngine) -> None:
+    before = grants(emulator)
+    emulator.control.set_fault("api", status=401)
+    first = await signed_in.get("/api/me")
+    second = await signed_in.get("/api/me")
+    assert first.json()["code"] == second.json()["code"] == "reauth_required"
+    assert grants(emulator) - before == 1  # renewed once, then no grant per request
+    row = await token_row(engine)
+    assert (row.state, row.state_reason) == ("reauth_required", "token_rejected")
+
+
+@pytest.mark.parametrize(("status", "body", "expected"), [
+    (200, {"access_token": "a", "expires_in": 60}, "Granted"),
+    (200, {"message": "Not found"}, "Failed"),
+    (400, {"error": "invalid_grant"}, "Refused"),
+    (401, {"error": "invalid_client"}, "Refused"),
+    (401, {"message": "Requires authentication."}, "Refused"),
+    (400, None, "Failed"),            # a proxy's HTML page: sign no one out
+    (403, None, "Failed"),
+    (404, {"message": "Not found"}, "Failed"),
+    (400, {"error": "slow_down"}, "Failed"),
+])
+def test_token_responses_are_classified_so_only_a_real_refusal_signs_out(
+        status: int, body: Any, expected: str) -> None:
+    from service.tokens.grant import parse_token_response
+
+    assert type(parse_token_response(status, body)).__name__ == expected
