@@ -21,11 +21,12 @@ def async_url(url: str) -> str:
     raise ValueError("DATABASE_URL must start with postgresql:// or postgresql+asyncpg://")
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10, max_overflow: int | None = None
+                  ) -> AsyncEngine:
     return create_async_engine(
         async_url(url),
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=pool_size if max_overflow is None else max_overflow,
         pool_pre_ping=True,  # survive a database restart without failing the next request
         pool_recycle=1800,
         hide_parameters=True,  # errors reach the log: keep ciphertexts and hashes out

@@ -8,6 +8,7 @@
     ├── ProxyForbidden           403 proxy_forbidden
     ├── NotFound                 404 not_found
     ├── PayloadTooLarge          413 payload_too_large
+    ├── UnsupportedMediaType     415 unsupported_media_type
     ├── RateLimited              429 rate_limited
     ├── UpstreamError            502 upstream_error        (Looker answered 5xx)
     ├── UpstreamUnavailable      502 upstream_unavailable  (Looker could not be reached)
@@ -79,6 +80,10 @@ class PayloadTooLarge(ProblemError):
     status, code, title = 413, "payload_too_large", "Request body too large"
 
 
+class UnsupportedMediaType(ProblemError):
+    status, code, title = 415, "unsupported_media_type", "Send the body as application/json"
+
+
 class RateLimited(ProblemError):
     status, code, title = 429, "rate_limited", "Too many requests"
 
@@ -102,8 +107,8 @@ class ServiceUnavailable(ProblemError):
 PROBLEM_CODES = {
     cls.code: cls
     for cls in (ProblemError, Unauthenticated, ReauthRequired, CsrfRequired, OriginForbidden,
-                ProxyForbidden, NotFound, PayloadTooLarge, RateLimited, UpstreamError,
-                UpstreamUnavailable, UpstreamTimeout, ServiceUnavailable)
+                ProxyForbidden, NotFound, PayloadTooLarge, UnsupportedMediaType, RateLimited,
+                UpstreamError, UpstreamUnavailable, UpstreamTimeout, ServiceUnavailable)
 }
 
 

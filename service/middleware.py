@@ -20,6 +20,8 @@ from service.metrics import Metrics
 
 access_log = logging.getLogger("service.access")
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# metric labels come from a fixed set: a client must not be able to mint new series
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def _route_name(scope: Scope) -> str:
@@ -61,7 +63,8 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             route = _route_name(scope)
-            self.metrics.requests.labels(route, scope["method"], str(status)).inc()
+            method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+            self.metrics.requests.labels(route, method, str(status)).inc()
             if access_log.isEnabledFor(logging.INFO):
                 extra: dict[str, Any] = {
                     "method": scope["method"], "path": scope["path"], "status": status,

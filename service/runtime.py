@@ -57,7 +57,10 @@ async def _database_url(settings: Settings, stack: AsyncExitStack) -> tuple[str,
 async def open_runtime(settings: Settings, metrics: Metrics) -> AsyncIterator[Runtime]:
     async with AsyncExitStack() as stack:
         url, embedded = await _database_url(settings, stack)
-        engine = create_engine(url)
+        # room for every refresh in flight (each holds a connection across its token call)
+        # on top of the requests' own
+        engine = create_engine(url, pool_size=10,
+                               max_overflow=10 + settings.refresher_concurrency)
         stack.push_async_callback(engine.dispose)
         if embedded:
             # The embedded database is a development convenience: keep it at head.

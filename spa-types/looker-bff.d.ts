@@ -189,7 +189,7 @@ export interface paths {
         };
         /**
          * Looker redirects here after sign-in
-         * @description Verifies `state` (single use, bound to this browser) and PKCE, exchanges the code, stores the tokens encrypted, sets the session cookie and redirects to `return_to`. On any failure nothing is stored and the redirect carries `?login_error=` one of `access_denied`, `invalid_state`, `exchange_failed`, `looker_unavailable`.
+         * @description Verifies `state` (single use, bound to this browser) and PKCE, exchanges the code, stores the tokens encrypted, sets the session cookie and redirects to `return_to`. On any failure nothing is stored and the redirect carries `?login_error=` one of `access_denied`, `invalid_state`, `exchange_failed`, `looker_unavailable`, `service_unavailable`.
          */
         get: operations["callback_auth_callback_get"];
         put?: never;

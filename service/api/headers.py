@@ -20,8 +20,15 @@ REQUEST_HEADERS = frozenset({
 
 RESPONSE_HEADERS = frozenset({
     "content-type", "content-disposition", "content-encoding", "content-language",
-    "retry-after", "etag", "last-modified", "cache-control", "expires", "vary",
+    "retry-after", "etag", "last-modified", "vary",
 })
+
+# One user's Looker data: never stored by a shared cache or CDN, never sniffed into
+# something executable, and a non-JSON result (html, svg…) renders with no script and no
+# access to this origin even when opened directly.
+_ALWAYS = [(b"cache-control", b"private, no-store"), (b"x-content-type-options", b"nosniff")]
+_SANDBOX = (b"content-security-policy", b"sandbox; default-src 'none'; img-src data:; "
+                                        b"style-src 'unsafe-inline'")
 
 
 def request_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
@@ -36,9 +43,12 @@ def request_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
 
 
 def response_headers(upstream: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
-    """The allowlisted Looker response headers, as raw ASGI header pairs."""
-    return [
+    """The allowlisted Looker response headers, as raw ASGI header pairs, plus ours."""
+    kept = [
         (name.lower().encode("latin-1"), value.encode("latin-1", "replace"))
         for name, value in upstream
         if name.lower() in RESPONSE_HEADERS
     ]
+    content_type = next((v for n, v in kept if n == b"content-type"), b"")
+    extra = [] if content_type.startswith(b"application/json") else [_SANDBOX]
+    return [*kept, *_ALWAYS, *extra]

@@ -21,7 +21,7 @@ from service.api.paths import segments_of
 from service.api.streaming import relay
 from service.api.upstream import call_looker
 from service.deps import ApiSession, RuntimeDep
-from service.errors import ProxyForbidden
+from service.errors import ProxyForbidden, UnsupportedMediaType
 
 router = APIRouter(route_class=BodyLimitRoute)
 
@@ -54,6 +54,9 @@ async def proxy(path: str, session: ApiSession, runtime: RuntimeDep,
     if not runtime.proxy_policy.allows(method, segments):
         raise ProxyForbidden(f"PROXY_ALLOW does not permit {method} {'/'.join(segments)}")
     body = await read_body(request) if method in _WITH_BODY else None
+    if body and not request.headers.get("content-type", "").startswith("application/json"):
+        # JSON only: a form body could smuggle a method override or another encoding
+        raise UnsupportedMediaType("The pass-through forwards JSON bodies only")
     return await relay(await call_looker(
         runtime, session, method, "/".join(segments),
         query=safe_query(scope.get("query_string", b"")), body=body,

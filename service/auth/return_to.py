@@ -11,6 +11,12 @@ def _has_control_or_backslash(value: str) -> bool:
     return "\\" in value or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value)
 
 
+def _has_dot_segment(value: str) -> bool:
+    """`/./` and `/../` let a browser turn `/.//evil` into the path `//evil`."""
+    path = value.split("?", 1)[0].split("#", 1)[0]
+    return any(segment in (".", "..") for segment in path.split("/"))
+
+
 def safe_return_to(value: str | None, settings: Settings) -> str:
     """A path on this service (`/x`, not `//x`) or a URL on an allowed SPA origin; else `/`.
 
@@ -25,7 +31,10 @@ def safe_return_to(value: str | None, settings: Settings) -> str:
         if decoded == variants[-1]:
             break
         variants.append(decoded)
-    if any(_has_control_or_backslash(v) for v in variants):
+    else:
+        if unquote(variants[-1]) != variants[-1]:
+            return "/"  # still encoded after three rounds: nobody needs that
+    if any(_has_control_or_backslash(v) or _has_dot_segment(v) for v in variants):
         return "/"
     if value.startswith("/"):
         return "/" if any(v.startswith("//") for v in variants) else value

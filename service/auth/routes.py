@@ -18,6 +18,7 @@ from service.auth.guard import require_same_site_call
 from service.auth.return_to import safe_return_to
 from service.db import unit_of_work
 from service.deps import OptionalSession, RuntimeDep, SignedIn
+from service.errors import is_database_unavailable
 from service.models import TokenState
 from service.tokens import repository as token_repo
 from service.tokens.grant import Granted, parse_token_response
@@ -64,7 +65,14 @@ async def login(request: Request, runtime: RuntimeDep,
     oauth = runtime.oauth
     authorization = await oauth.create_authorization_url(redirect_uri)
     data = {k: v for k, v in authorization.items() if k != "url"}
-    await oauth.save_authorize_data(request, redirect_uri=redirect_uri, return_to=target, **data)
+    try:
+        await oauth.save_authorize_data(request, redirect_uri=redirect_uri, return_to=target,
+                                        **data)
+    except Exception as exc:
+        if not is_database_unavailable(exc):
+            raise
+        # a browser navigation: answer with a page the SPA understands, not a JSON body
+        return _redirect(_with_login_error(target, "service_unavailable"))
     return _redirect(authorization["url"])
 
 
@@ -75,7 +83,7 @@ async def login(request: Request, runtime: RuntimeDep,
                 "code, stores the tokens encrypted, sets the session cookie and redirects to "
                 "`return_to`. On any failure nothing is stored and the redirect carries "
                 "`?login_error=` one of `access_denied`, `invalid_state`, `exchange_failed`, "
-                "`looker_unavailable`.",
+                "`looker_unavailable`, `service_unavailable`.",
     status_code=302,
     response_class=Response,
     responses={302: {"description": "back to the SPA",
@@ -83,6 +91,17 @@ async def login(request: Request, runtime: RuntimeDep,
 )
 async def callback(request: Request, runtime: RuntimeDep, state: str | None = None,
                    code: str | None = None, error: str | None = None) -> Response:
+    try:
+        return await _complete_login(request, runtime, state, code, error)
+    except Exception as exc:
+        if not is_database_unavailable(exc):
+            raise
+        log.warning("login failed: database unavailable")
+        return _redirect(_with_login_error("/", "service_unavailable"))
+
+
+async def _complete_login(request: Request, runtime: Any, state: str | None, code: str | None,
+                          error: str | None) -> Response:
     transaction = await runtime.oauth.framework.get_state_data(request.session, state or "")
     if transaction is None:
         return _redirect(_with_login_error("/", "invalid_state"))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from datetime import UTC, datetime, timedelta
 
 import httpx2
@@ -63,6 +64,7 @@ class TokenManager:
         self._metrics = metrics
         self._cache: dict[int, TokenLease] = {}
         self._inflight: dict[int, asyncio.Task[TokenLease]] = {}
+        self._gauge_counted_at = -1e9
 
     # -- leases -------------------------------------------------------------------------
 
@@ -230,6 +232,10 @@ class TokenManager:
             await revoke_grant(self._http, self._settings, access_token)
 
     async def update_state_gauge(self) -> None:
+        """Tokens by state, counted at most every 15 s however often /metrics is read."""
+        if time.monotonic() - self._gauge_counted_at < 15:
+            return
+        self._gauge_counted_at = time.monotonic()
         async with unit_of_work(self._db) as db:
             counts = await repo.count_by_state(db)
         for state in TokenState:

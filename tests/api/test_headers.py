@@ -30,4 +30,14 @@ def test_looker_cookies_and_hop_by_hop_headers_never_reach_the_browser() -> None
     assert response_headers(upstream) == [
         (b"content-type", b"text/csv"),
         (b"content-disposition", b"attachment; filename=x.csv"),
-        (b"retry-after", b"3"), (b"etag", b'"v2"'), (b"cache-control", b"no-cache")]
+        (b"retry-after", b"3"), (b"etag", b'"v2"'),
+        (b"cache-control", b"private, no-store"), (b"x-content-type-options", b"nosniff"),
+        (b"content-security-policy",
+         b"sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'")]
+
+
+def test_json_results_are_not_sandboxed_but_never_cached_by_others() -> None:
+    headers = dict(response_headers([("Content-Type", "application/json"),
+                                     ("Cache-Control", "public, max-age=600")]))
+    assert headers[b"cache-control"] == b"private, no-store"
+    assert b"content-security-policy" not in headers

@@ -144,3 +144,14 @@ async def test_the_typed_query_route_has_the_same_limit(signed_in: httpx2.AsyncC
     response = await signed_in.post("/api/queries/run/json", content=b" " * (limit + 1),
                                     headers={"Content-Type": "application/json"})
     assert response.status_code == 413
+
+
+async def test_a_non_json_body_is_refused_before_it_reaches_looker(
+        signed_in: httpx2.AsyncClient, emulator: Any) -> None:
+    calls = emulator.control.counters()["api_calls"]
+    response = await signed_in.post("/api/looker/queries/run/json",
+                                    content=b"_method=DELETE",
+                                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 415
+    assert response.json()["code"] == "unsupported_media_type"
+    assert emulator.control.counters()["api_calls"] == calls

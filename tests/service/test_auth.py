@@ -184,6 +184,8 @@ async def test_token_endpoint_errors_fail_the_login_cleanly(
     "//evil.example", "https://evil.example/", "/\\evil.example", "http:evil.example",
     "/%2F%2Fevil.example", "/%5Cevil.example", "%2F%2Fevil.example", "/%252F%252Fevil.example",
     "javascript:alert(1)", "https://127.0.0.1@evil.example/", "/ok\r\nSet-Cookie: x=1",
+    "/.//evil.example", "/a/..//evil.example", "/%2e/%2Fevil.example",
+    "/%2525252F%2525252Fevil.example",
 ])
 async def test_open_redirect_shapes_are_replaced_by_root(bff: RunningService,
                                                          target: str) -> None:

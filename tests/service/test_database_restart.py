@@ -51,6 +51,10 @@ async def test_database_restart_gives_503_then_recovers_without_losing_sessions(
         assert down.headers["retry-after"] == "5"
         assert ready.status_code == 503
         assert (await client.get("/healthz")).status_code == 200
+        login = await client.get("/auth/login", params={"return_to": "/here"})
+        assert login.headers["location"] == "/here?login_error=service_unavailable"
+        callback = await client.get("/auth/callback", params={"code": "c", "state": "s"})
+        assert callback.headers["location"] == "/?login_error=service_unavailable"
 
         own_postgres.ensure_postgres_running()
         back = await client.get("/auth/session")

@@ -139,3 +139,12 @@ def test_an_oversized_request_head_is_refused_before_it_is_parsed(bff: Any) -> N
     normal = _raw_request(bff.url, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Ok: "
                           + b"a" * 8000 + b"\r\nConnection: close\r\n\r\n")
     assert normal.startswith(b"HTTP/1.1 200")
+
+
+async def test_metric_labels_come_from_a_fixed_set(bff: Any) -> None:
+    async with httpx2.AsyncClient(base_url=bff.url) as client:
+        await client.request("PROPFIND", "/healthz")
+        await client.get(f"/no/such/{'x' * 20}")
+        text = (await client.get("/metrics")).text
+    assert 'method="OTHER"' in text and "PROPFIND" not in text
+    assert "x" * 20 not in text
