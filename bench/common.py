@@ -194,7 +194,8 @@ async def seed(db: Database, api_url: str, keys: list[str], count: int, redirect
     engine = create_engine(db.url)
     try:
         async with engine.begin() as conn:
-            first = (await conn.execute(text("SELECT coalesce(max(id), 0) FROM users"))).scalar_one()
+            first = (await conn.execute(
+                text("SELECT coalesce(max(id), 0) FROM users"))).scalar_one()
         users, tokens, sessions, cookies, ids = [], [], [], [], []
         for offset, pair in enumerate(pairs, start=1):
             uid = first + offset
@@ -274,7 +275,7 @@ def service_env(*, emulator: Emulator, db: Database, port: int, keys: list[str],
 
 def start_service(name: str, env: dict[str, str], port: int) -> Service:
     cmd = [sys.executable, "-m", "service", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    proc = subprocess.Popen(cmd, env=env, cwd=tempfile.gettempdir())  # noqa: S603
+    proc = subprocess.Popen(cmd, env=env, cwd=tempfile.gettempdir())
     url = f"http://127.0.0.1:{port}"
     wait_http(url + "/healthz", proc)
     return Service(url, proc, proc.pid, name, env)
@@ -284,7 +285,7 @@ def start_bare(me_file: Path, look_file: Path) -> Service:
     port = free_port()
     cmd = [sys.executable, "-m", "bench.bare_app", "--port", str(port),
            "--me", str(me_file), "--look", str(look_file)]
-    proc = subprocess.Popen(cmd, cwd=ROOT)  # noqa: S603
+    proc = subprocess.Popen(cmd, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
     wait_http(url + "/healthz", proc)
     return Service(url, proc, proc.pid, "bare")
@@ -358,7 +359,7 @@ def wrk(base_url: str, paths: list[str], *, mode: str, creds: list[str], concurr
         cmd = [WRK, f"-t{min(threads, concurrency)}", f"-c{concurrency}",
                f"-d{max(1, round(duration))}s", f"--timeout={int(timeout)}s",
                "-s", str(BENCH_DIR / "load.lua"), base_url]
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)  # noqa: S603
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if proc.returncode != 0 or not out.exists():
             raise RuntimeError(f"wrk failed ({proc.returncode}): {proc.stderr}{proc.stdout}")
         return dict(json.loads(out.read_text()))

@@ -12,7 +12,8 @@ from service.errors import Unauthenticated
 from service.runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async: FastAPI runs a plain `def` dependency in a thread pool, a hop per request
     runtime: Runtime = request.app.state.runtime
     return runtime
 

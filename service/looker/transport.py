@@ -75,6 +75,8 @@ class Backend(abc.ABC):
 
 # -- aiohttp ----------------------------------------------------------------------------
 
+COALESCE_BYTES = 256 * 1024
+
 
 class _AiohttpResponse(RawResponse):
     def __init__(self, response: aiohttp.ClientResponse) -> None:
@@ -83,8 +85,18 @@ class _AiohttpResponse(RawResponse):
         self.headers = [(k, v) for k, v in response.headers.items()]
 
     async def iter_raw(self) -> AsyncIterator[bytes]:
+        content = self._response.content
         try:
-            async for chunk in self._response.content.iter_any():
+            while chunk := await content.readany():
+                # Coalesce what has already arrived (never waiting for more): one send of
+                # 256 KiB costs far less than sixty of 4 KiB on the way to the browser.
+                if len(chunk) < COALESCE_BYTES:
+                    parts, size = [chunk], len(chunk)
+                    while size < COALESCE_BYTES and (more := content.read_nowait(
+                            COALESCE_BYTES - size)):
+                        parts.append(more)
+                        size += len(more)
+                    chunk = b"".join(parts) if len(parts) > 1 else chunk
                 yield chunk
         except TimeoutError as exc:
             raise TimedOut("Looker stopped sending") from exc
