@@ -20,6 +20,7 @@ from service.config import Settings
 from service.crypto import TokenCipher
 from service.db import SessionMaker, create_engine, session_maker
 from service.embedded import start_embedded
+from service.invalidation import InvalidationListener
 from service.looker.client import LookerClient
 from service.looker.transport import no_cookie_jar
 from service.metrics import Metrics
@@ -83,7 +84,21 @@ async def open_runtime(settings: Settings, metrics: Metrics) -> AsyncIterator[Ru
         looker = await stack.enter_async_context(LookerClient(settings, metrics))
         oauth = build_oauth(settings, db, cipher, tls)
         sessions = SessionStore(settings, db)
+        await stack.enter_async_context(sessions.running())
         tokens = TokenManager(settings, db, cipher, oauth_http, metrics)
+
+        def invalidate(message: str) -> None:
+            kind, _, value = message.partition(":")
+            if kind == "u" and value.isdigit():
+                sessions.forget_user(int(value))
+                tokens.forget(int(value))
+
+        def after_gap() -> None:
+            sessions.invalidations_heard = listener.connected
+            sessions.forget_all()
+
+        listener = InvalidationListener(url, invalidate, after_gap)
+        await stack.enter_async_context(listener.running())
         runtime = Runtime(settings, metrics, engine, db, cipher, oauth_http, oauth, looker,
                           sessions, tokens, ProxyPolicy(list(settings.proxy_allow)))
         await stack.enter_async_context(housekeeping.running(db))
