@@ -40,10 +40,19 @@ async def get_session(session: OptionalSession) -> CurrentSession:
 SignedIn = Annotated[CurrentSession, Depends(get_session)]
 
 
-async def get_api_session(request: Request, runtime: RuntimeDep) -> CurrentSession:
-    """Every /api/* call: Origin allowed, `X-CSRF: 1` present, then a valid session."""
+async def get_api_session(request: Request) -> CurrentSession:
+    """Every /api/* call: Origin allowed, `X-CSRF: 1` present, then a valid session.
+
+    One flat dependency (no sub-dependencies): FastAPI's solver costs per node, and this
+    runs on every proxied call.
+    """
+    runtime: Runtime = request.app.state.runtime
     require_same_site_call(request, runtime.settings)
-    return await get_session(await get_optional_session(request, runtime))
+    cookie = request.cookies.get(runtime.settings.session_cookie_name)
+    session = await runtime.sessions.resolve(cookie) if cookie else None
+    if session is None:
+        raise Unauthenticated("Sign in at /auth/login")
+    return session
 
 
 ApiSession = Annotated[CurrentSession, Depends(get_api_session)]

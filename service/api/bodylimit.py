@@ -19,6 +19,9 @@ from starlette.responses import Response
 from starlette.types import Message, Receive
 
 
+_NO_BODY = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def _too_large(limit: int) -> HTTPException:
     return HTTPException(413, f"The request body is over {limit} bytes")
 
@@ -43,6 +46,8 @@ class BodyLimitRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def handle_within_limit(request: Request) -> Response:
+            if request.method in _NO_BODY:  # never read: nothing to limit, nothing to wrap
+                return await handler(request)
             limit: int = request.app.state.settings.proxy_max_body_bytes
             declared = request.headers.get("content-length")
             if declared is not None and (not declared.isdigit() or int(declared) > limit):
