@@ -130,7 +130,7 @@ class Settings(BaseSettings):
     looker_timeout_seconds: float = Field(30, gt=0)
     proxy_allow: CsvList = Field(default_factory=lambda: list(DEFAULT_PROXY_ALLOW))
     proxy_max_body_bytes: int = Field(1_048_576, gt=0)
-    cache_ttl_seconds: float = Field(60, ge=0)
+    cache_ttl_seconds: float = Field(600, ge=0)
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
     host: str = "127.0.0.1"
     port: int = Field(8000, gt=0, lt=65536)

@@ -18,7 +18,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive
 
-
 _NO_BODY = frozenset({"GET", "HEAD", "OPTIONS"})
 
 

@@ -1,7 +1,7 @@
 """Server-side sessions behind an opaque cookie.
 
 The cookie holds 256 random bits; the database holds only their SHA-256. A resolved
-session is cached in this process for `CACHE_TTL_SECONDS` (default 60 s), so a warm
+session is cached in this process for `CACHE_TTL_SECONDS` (default 600 s), so a warm
 session costs no database round trip. Ending a session anywhere reaches every replica's
 cache within milliseconds through LISTEN/NOTIFY (`service/invalidation.py`); only while
 that channel is down does a replica fall back to trusting its cache for 5 s.
