@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, or_
 
+from service.background import background
 from service.db import SessionMaker, unit_of_work
 from service.models import LoginTransaction, Session
 
@@ -48,12 +48,5 @@ async def _loop(db_maker: SessionMaker) -> None:
             log.warning("housekeeping failed: %s", type(exc).__name__)
 
 
-@asynccontextmanager
-async def running(db_maker: SessionMaker) -> AsyncIterator[None]:
-    task = asyncio.get_running_loop().create_task(_loop(db_maker), name="housekeeping")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
+def running(db_maker: SessionMaker) -> AbstractAsyncContextManager[None]:
+    return background(_loop(db_maker), "housekeeping")

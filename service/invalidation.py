@@ -15,14 +15,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, suppress
 from typing import Any
 
 import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.background import background
 from service.db import async_url
 
 log = logging.getLogger(__name__)
@@ -44,16 +45,8 @@ class InvalidationListener:
         self._on_gap = on_gap
         self.connected = False
 
-    @asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        task = asyncio.get_running_loop().create_task(self._listen_forever(),
-                                                      name="cache-invalidation")
-        try:
-            yield
-        finally:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
+    def running(self) -> AbstractAsyncContextManager[None]:
+        return background(self._listen_forever(), "cache-invalidation")
 
     def _deliver(self, connection: Any, pid: int, channel: str, payload: str) -> None:
         self._on_message(payload)

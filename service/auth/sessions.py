@@ -17,13 +17,14 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.background import background
 from service.config import Settings
 from service.crypto import hash_id, new_opaque_id
 from service.db import SessionMaker, unit_of_work
@@ -151,15 +152,9 @@ class SessionStore:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        task = asyncio.get_running_loop().create_task(self._flush_forever(),
-                                                      name="session-activity")
-        try:
+        async with background(self._flush_forever(), "session-activity"):
             yield
-        finally:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
-            await self.flush_activity()
+        await self.flush_activity()
 
     async def _flush_forever(self) -> None:
         while True:
