@@ -54,6 +54,15 @@ def backoff_delay(failures: int, retry_after: float | None) -> float:
     return max(delay, retry_after or 0.0, 1.0)
 
 
+def _usable(row: LookerToken | None) -> LookerToken:
+    """The row, if its tokens may be used or renewed; else the user must sign in again."""
+    if row is None:
+        raise ReauthRequired("No Looker tokens for this user: sign in again")
+    if row.state != TokenState.ACTIVE.value:
+        raise ReauthRequired(f"Looker tokens are {row.state}: sign in again")
+    return row
+
+
 class TokenManager:
     def __init__(self, settings: Settings, db: SessionMaker, cipher: TokenCipher,
                  http: httpx2.AsyncClient, metrics: Metrics) -> None:
@@ -74,11 +83,7 @@ class TokenManager:
         if cached is not None and cached.expires_at - EXPIRY_SKEW > utcnow():
             return cached
         async with unit_of_work(self._db) as db:
-            row = await repo.load(db, user_id)
-            if row is None:
-                raise ReauthRequired("No Looker tokens for this user: sign in again")
-            if row.state != TokenState.ACTIVE.value:
-                raise ReauthRequired(f"Looker tokens are {row.state}: sign in again")
+            row = _usable(await repo.load(db, user_id))
             current = await self._lease_of(db, row)
         if current is None:
             raise ReauthRequired("The stored Looker tokens cannot be used: sign in again")
@@ -109,11 +114,7 @@ class TokenManager:
         self._cache.pop(user_id, None)
         failure: Exception | None = None
         async with unit_of_work(self._db) as db:
-            row = await repo.lock(db, user_id)
-            if row is None:
-                raise ReauthRequired("No Looker tokens for this user: sign in again")
-            if row.state != TokenState.ACTIVE.value:
-                raise ReauthRequired(f"Looker tokens are {row.state}: sign in again")
+            row = _usable(await repo.lock(db, user_id))
             now = utcnow()
             if row.version != seen_version and row.expires_at - EXPIRY_SKEW > now:
                 renewed = await self._lease_of(db, row)  # renewed elsewhere
