@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,7 @@ from service.config import Settings, load_settings_or_exit
 def _uvicorn_options(settings: Settings) -> dict[str, Any]:
     options: dict[str, Any] = {
         "log_config": None, "access_log": False, "server_header": False,
-        "proxy_headers": True, "forwarded_allow_ips": os.environ.get("FORWARDED_ALLOW_IPS",
-                                                                     "127.0.0.1"),
+        "proxy_headers": True, "forwarded_allow_ips": settings.forwarded_allow_ips,
         "timeout_graceful_shutdown": 30,
     }
     try:

@@ -132,6 +132,7 @@ class Settings(BaseSettings):
     proxy_max_body_bytes: int = Field(1_048_576, gt=0)
     cache_ttl_seconds: float = Field(600, ge=0)
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    forwarded_allow_ips: str = "127.0.0.1"
     host: str = "127.0.0.1"
     port: int = Field(8000, gt=0, lt=65536)
     # Upstream HTTP client for /api/* (service/looker/client.py; docs/proxy.md).

@@ -73,6 +73,7 @@ class TokenManager:
         self._metrics = metrics
         self._cache: dict[int, TokenLease] = {}
         self._inflight: dict[int, asyncio.Task[TokenLease]] = {}
+        self._loading: dict[int, asyncio.Task[TokenLease]] = {}
         self._gauge_counted_at = -1e9
 
     # -- leases -------------------------------------------------------------------------
@@ -82,6 +83,15 @@ class TokenManager:
         cached = self._cache.get(user_id)
         if cached is not None and cached.expires_at - EXPIRY_SKEW > utcnow():
             return cached
+        # concurrent misses for one user share one load (a dashboard opens 20 calls at once)
+        task = self._loading.get(user_id)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(self._load(user_id))
+            self._loading[user_id] = task
+            task.add_done_callback(lambda _: self._loading.pop(user_id, None))
+        return await asyncio.shield(task)
+
+    async def _load(self, user_id: int) -> TokenLease:
         async with unit_of_work(self._db) as db:
             row = _usable(await repo.load(db, user_id))
             current = await self._lease_of(db, row)
