@@ -30,6 +30,7 @@ from service.crypto import hash_id, new_opaque_id
 from service.db import SessionMaker, unit_of_work
 from service.invalidation import publish
 from service.models import Session, User
+from service.singleflight import SingleFlight
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ class SessionStore:
         self._db = db
         self._idle = timedelta(seconds=settings.session_idle_seconds)
         self._cache: dict[bytes, _Cached] = {}
-        self._loading: dict[bytes, asyncio.Task[CurrentSession | None]] = {}
+        self._loading: SingleFlight[bytes, CurrentSession | None] = SingleFlight()
         self._seen: dict[int, datetime] = {}  # session id -> last activity, not yet written
         self.invalidations_heard = False  # set by the runtime while its listener is connected
 
@@ -105,12 +106,7 @@ class SessionStore:
                 if moment - cached.last_seen_at >= TOUCH_EVERY:
                     self._touch(cached, moment)
                 return cached.session
-        task = self._loading.get(key)
-        if task is None:
-            task = asyncio.get_running_loop().create_task(self._load_and_cache(key))
-            self._loading[key] = task
-            task.add_done_callback(lambda _: self._loading.pop(key, None))
-        return await asyncio.shield(task)
+        return await self._loading.run(key, lambda: self._load_and_cache(key))
 
     def _touch(self, cached: _Cached, moment: datetime) -> None:
         cached.last_seen_at = moment

@@ -25,6 +25,7 @@ from service.db import SessionMaker, unit_of_work
 from service.errors import ReauthRequired, UpstreamUnavailable
 from service.metrics import Metrics
 from service.models import LookerToken, TokenState
+from service.singleflight import SingleFlight
 from service.tokens import repository as repo
 from service.tokens.grant import (
     Failed,
@@ -72,8 +73,8 @@ class TokenManager:
         self._http = http
         self._metrics = metrics
         self._cache: dict[int, TokenLease] = {}
-        self._inflight: dict[int, asyncio.Task[TokenLease]] = {}
-        self._loading: dict[int, asyncio.Task[TokenLease]] = {}
+        self._renewing: SingleFlight[int, TokenLease] = SingleFlight()
+        self._loading: SingleFlight[int, TokenLease] = SingleFlight()
         self._gauge_counted_at = -1e9
 
     # -- leases -------------------------------------------------------------------------
@@ -84,12 +85,7 @@ class TokenManager:
         if cached is not None and cached.expires_at - EXPIRY_SKEW > utcnow():
             return cached
         # concurrent misses for one user share one load (a dashboard opens 20 calls at once)
-        task = self._loading.get(user_id)
-        if task is None:
-            task = asyncio.get_running_loop().create_task(self._load(user_id))
-            self._loading[user_id] = task
-            task.add_done_callback(lambda _: self._loading.pop(user_id, None))
-        return await asyncio.shield(task)
+        return await self._loading.run(user_id, lambda: self._load(user_id))
 
     async def _load(self, user_id: int) -> TokenLease:
         async with unit_of_work(self._db) as db:
@@ -105,14 +101,8 @@ class TokenManager:
     async def renew(self, user_id: int, rejected: TokenLease, *,
                     trigger: str = "rejected") -> TokenLease:
         """Renew after `rejected` expired or was refused by Looker; once for all callers."""
-        task = self._inflight.get(user_id)
-        if task is None:
-            task = asyncio.get_running_loop().create_task(
-                self._renew_exclusively(user_id, rejected.version, trigger))
-            self._inflight[user_id] = task
-            task.add_done_callback(lambda _: self._inflight.pop(user_id, None))
-        # shield: one caller going away must not cancel the renewal the others await
-        return await asyncio.shield(task)
+        return await self._renewing.run(
+            user_id, lambda: self._renew_exclusively(user_id, rejected.version, trigger))
 
     def forget(self, user_id: int) -> None:
         self._cache.pop(user_id, None)
