@@ -146,10 +146,9 @@ class TokenManager:
         Shared by on-demand renewal and the background refresher. On success `row` holds
         the new ciphertexts and version when this returns.
         """
-        refresh_token = await self._decrypt(row.refresh_token_enc)
         if row.refresh_token_enc is None:
             outcome: Outcome = Refused("no_refresh_token")
-        elif refresh_token is None:
+        elif (refresh_token := await self._decrypt(row.refresh_token_enc)) is None:
             outcome = Refused("undecryptable")
         else:
             outcome = await refresh_grant(self._http, self._settings, refresh_token)
